@@ -1,0 +1,276 @@
+//! Errors: why a call stopped retrying, and why a configuration is invalid.
+
+use std::error::Error;
+use std::fmt;
+use std::time::Duration;
+
+/// Why a call stopped retrying.
+///
+/// # Examples
+///
+/// ```
+/// use persevere::StopReason;
+///
+/// assert_eq!(StopReason::Deadline.to_string(), "deadline reached");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The classifier said the error is terminal: another attempt cannot help.
+    Terminal,
+    /// The policy's attempt limit was reached.
+    AttemptsExhausted,
+    /// The overall deadline would have been passed: by the next sleep, by a
+    /// server-requested delay, or by an attempt still running when it came.
+    Deadline,
+    /// The retry budget shared by many calls had no tokens left for a retry.
+    BudgetExhausted,
+    /// A user-defined policy decided to stop for a reason of its own.
+    Policy,
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StopReason::Terminal => "terminal error",
+            StopReason::AttemptsExhausted => "gave up",
+            StopReason::Deadline => "deadline reached",
+            StopReason::BudgetExhausted => "retry budget exhausted",
+            StopReason::Policy => "stopped by policy",
+        })
+    }
+}
+
+/// The error of a call that stopped retrying: the caller's own error of the
+/// last attempt, and what happened.
+///
+/// Its `Display` reads like `gave up after 5 attempts in 31.2s: connection
+/// reset by peer`. [`source`](Error::source) is the last attempt's error, so
+/// classifiers and error reporters that walk the chain still find it.
+///
+/// # Examples
+///
+/// ```
+/// use persevere::{Fixed, RetryPolicyExt, StopReason};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let err = persevere::retry(|| async { Err::<(), _>("connection reset by peer") })
+///     .policy(Fixed::new(Duration::from_secs(1)).with_max_attempts(3))
+///     .await
+///     .unwrap_err();
+///
+/// assert_eq!(err.reason(), StopReason::AttemptsExhausted);
+/// assert_eq!(err.attempts(), 3);
+/// assert_eq!(err.to_string(), "gave up after 3 attempts in 2.0s: connection reset by peer");
+/// assert_eq!(err.into_inner(), Some("connection reset by peer"));
+/// # }
+/// ```
+pub struct RetryError<E> {
+    reason: StopReason,
+    attempts: u32,
+    elapsed: Duration,
+    last_error: Option<E>,
+}
+
+impl<E> RetryError<E> {
+    pub(crate) fn new(
+        reason: StopReason,
+        attempts: u32,
+        elapsed: Duration,
+        last_error: Option<E>,
+    ) -> Self {
+        RetryError {
+            reason,
+            attempts,
+            elapsed,
+            last_error,
+        }
+    }
+
+    /// Why retrying stopped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use persevere::{Classification, StopReason};
+    ///
+    /// let err = persevere::retry(|| async { Err::<(), _>("no such bucket") })
+    ///     .classify(|_: &&str| Classification::terminal())
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(err.reason(), StopReason::Terminal);
+    /// # }
+    /// ```
+    pub fn reason(&self) -> StopReason {
+        self.reason
+    }
+
+    /// How many attempts were started, counting the first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let err = persevere::retry(|| async { Err::<(), _>("reset") }).await.unwrap_err();
+    /// assert_eq!(err.attempts(), 3); // the default policy makes at most 3 attempts
+    /// # }
+    /// ```
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// How long the call took until it stopped.
+    ///
+    /// The clock starts when the first attempt starts if the policy has a
+    /// deadline or the call has an attempt timeout. Otherwise it starts when the
+    /// first attempt *fails*, so that a call that succeeds at once never reads
+    /// the clock: the first attempt's own duration is then not counted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use persevere::{Fixed, RetryPolicyExt};
+    /// use std::time::Duration;
+    ///
+    /// let err = persevere::retry(|| async { Err::<(), _>("reset") })
+    ///     .policy(Fixed::new(Duration::from_millis(250)).with_max_attempts(5))
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(err.elapsed(), Duration::from_secs(1)); // four sleeps of 250 ms
+    /// # }
+    /// ```
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// The last attempt's error, or `None` when the last attempt did not finish
+    /// (it hit its attempt timeout or the deadline).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let err = persevere::retry(|| async { Err::<(), _>(42) }).await.unwrap_err();
+    /// assert_eq!(err.last_error(), Some(&42));
+    /// # }
+    /// ```
+    pub fn last_error(&self) -> Option<&E> {
+        self.last_error.as_ref()
+    }
+
+    /// Takes the caller's own error back, without copying it.
+    ///
+    /// `None` when the last attempt did not finish (see [`last_error`](Self::last_error)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let err = persevere::retry(|| async { Err::<(), _>(String::from("reset")) })
+    ///     .await
+    ///     .unwrap_err();
+    /// let mine: String = err.into_inner().unwrap();
+    /// assert_eq!(mine, "reset");
+    /// # }
+    /// ```
+    pub fn into_inner(self) -> Option<E> {
+        self.last_error
+    }
+
+    /// True when the last attempt was cut short by its attempt timeout or by
+    /// the deadline, instead of returning an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let err = persevere::retry(|| async {
+    ///     std::future::pending::<Result<(), &str>>().await
+    /// })
+    /// .attempt_timeout(Duration::from_secs(1))
+    /// .await
+    /// .unwrap_err();
+    /// assert!(err.timed_out());
+    /// # }
+    /// ```
+    pub fn timed_out(&self) -> bool {
+        self.last_error.is_none()
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for RetryError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let plural = if self.attempts == 1 { "" } else { "s" };
+        write!(
+            f,
+            "{} after {} attempt{plural} in {:.1?}: ",
+            self.reason, self.attempts, self.elapsed
+        )?;
+        match &self.last_error {
+            Some(error) => write!(f, "{error}"),
+            None => f.write_str("the last attempt did not finish in time"),
+        }
+    }
+}
+
+impl<E: fmt::Debug> fmt::Debug for RetryError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryError")
+            .field("reason", &self.reason)
+            .field("attempts", &self.attempts)
+            .field("elapsed", &self.elapsed)
+            .field("last_error", &self.last_error)
+            .finish()
+    }
+}
+
+impl<E: Error + 'static> Error for RetryError<E> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.last_error.as_ref().map(|e| e as &(dyn Error + 'static))
+    }
+}
+
+/// A configuration that a checked constructor or `validate()` rejected.
+///
+/// # Examples
+///
+/// ```
+/// use persevere::{ConfigError, Exponential};
+///
+/// let err = Exponential::new().with_multiplier(0.0).validate().unwrap_err();
+/// assert_eq!(err, ConfigError::Multiplier(0.0));
+/// assert_eq!(err.to_string(), "multiplier must be a finite number of at least 1, got 0");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The multiplier is NaN, infinite or below 1.
+    #[error("multiplier must be a finite number of at least 1, got {0}")]
+    Multiplier(f64),
+    /// The maximum delay is shorter than the initial delay.
+    #[error("max delay ({max:?}) is less than the initial delay ({initial:?})")]
+    MaxBelowInitial {
+        /// The initial delay.
+        initial: Duration,
+        /// The maximum delay.
+        max: Duration,
+    },
+    /// A proportional jitter fraction outside `0.0..=1.0`.
+    #[error("jitter fraction must be between 0 and 1, got {0}")]
+    JitterFraction(f64),
+    /// A maximum of zero attempts: a call always makes at least one.
+    #[error("max attempts must be at least 1")]
+    ZeroAttempts,
+}

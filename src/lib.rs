@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub,
+    clippy::undocumented_unsafe_blocks
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod blocking;
+mod call;
+pub mod classify;
+mod error;
+mod future;
+mod jitter;
+mod notify;
+pub mod policy;
+mod retry;
+mod rng;
+
+pub use classify::{AlwaysRetry, Classification, Classify, RetryKind};
+pub use error::{ConfigError, RetryError, StopReason};
+pub use future::RetryFuture;
+pub use jitter::Jitter;
+pub use notify::{Notify, RetryEvent};
+pub use policy::{
+    AttemptContext, Decision, Exponential, Fixed, Limited, RetryPolicy, RetryPolicyExt, Schedule,
+    presets, schedule,
+};
+pub use retry::{DEFAULT_POLICY, Retry, retry, retry_with_attempt};
+pub use rng::JitterRng;

@@ -1,0 +1,394 @@
+//! Truncated exponential backoff with jitter.
+
+use super::{AttemptContext, Decision, RetryPolicy, honour_server_delay};
+use crate::classify::RetryKind;
+use crate::error::ConfigError;
+use crate::jitter::Jitter;
+use crate::rng::{JitterRng, saturating_nanos};
+use std::time::Duration;
+
+/// Truncated exponential backoff: after attempt `n` fails, the delay is
+/// `min(initial * multiplier^(n-1), max_delay)`, then randomised by the
+/// [`Jitter`] mode. The cap applies before jitter, and no jittered delay
+/// exceeds `max_delay` either.
+///
+/// It never stops by itself: cap it with
+/// [`with_max_attempts`](crate::RetryPolicyExt::with_max_attempts) or
+/// [`with_deadline`](crate::RetryPolicyExt::with_deadline).
+///
+/// A server-given delay (such as `Retry-After`) replaces the computed delay,
+/// unjittered, capped at `max_delay`.
+///
+/// # Default
+///
+/// | setting | value |
+/// |---|---|
+/// | initial delay | 100 ms |
+/// | initial delay after throttling | the initial delay |
+/// | multiplier | 2 |
+/// | max delay | 20 s |
+/// | jitter | [`Jitter::Full`] |
+///
+/// # Clamps
+///
+/// The setters accept any value, and [`validate`](Self::validate) reports the
+/// bad ones. A policy used without validating clamps them: a multiplier that
+/// is NaN or below 1 counts as 1, a max delay below the initial delay caps every
+/// delay at the max delay, and a jitter fraction outside `0..=1` is clamped
+/// into it. Attempt numbers up to `u32::MAX` and durations up to
+/// [`Duration::MAX`] saturate; nothing panics or overflows.
+///
+/// # Examples
+///
+/// ```
+/// use persevere::{Exponential, Jitter, schedule};
+/// use std::time::Duration;
+///
+/// let policy = Exponential::new()
+///     .with_initial_delay(Duration::from_millis(100))
+///     .with_max_delay(Duration::from_millis(500))
+///     .with_jitter(Jitter::None);
+/// let delays: Vec<_> = schedule(&policy, 0).take(5).collect();
+/// assert_eq!(delays, [100, 200, 400, 500, 500].map(Duration::from_millis));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Exponential {
+    initial: Duration,
+    throttled_initial: Option<Duration>,
+    multiplier: f64,
+    max_delay: Duration,
+    jitter: Jitter,
+}
+
+impl Exponential {
+    /// The policy with the defaults listed above.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use persevere::Exponential;
+    /// use std::time::Duration;
+    ///
+    /// assert_eq!(Exponential::new().max_delay(), Duration::from_secs(20));
+    /// ```
+    pub const fn new() -> Self {
+        Exponential {
+            initial: Duration::from_millis(100),
+            throttled_initial: None,
+            multiplier: 2.0,
+            max_delay: Duration::from_secs(20),
+            jitter: Jitter::Full,
+        }
+    }
+
+    /// Sets the delay after the first failure, before jitter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere::Exponential; use std::time::Duration;
+    /// let p = Exponential::new().with_initial_delay(Duration::from_secs(1));
+    /// assert_eq!(p.initial_delay(), Duration::from_secs(1));
+    /// ```
+    pub const fn with_initial_delay(mut self, initial: Duration) -> Self {
+        self.initial = initial;
+        self
+    }
+
+    /// Sets a different initial delay for throttling errors
+    /// ([`RetryKind::Throttled`]): the AWS SDKs back off from 1 s after
+    /// throttling but from 50 ms after other transient errors.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use persevere::{AttemptContext, Decision, Exponential, Jitter, JitterRng, RetryKind, RetryPolicy};
+    /// use std::time::Duration;
+    ///
+    /// let p = Exponential::new()
+    ///     .with_initial_delay(Duration::from_millis(50))
+    ///     .with_throttled_initial_delay(Duration::from_secs(1))
+    ///     .with_jitter(Jitter::None);
+    /// let throttled = AttemptContext::new(1, Duration::ZERO).with_kind(RetryKind::Throttled);
+    /// let d = p.decide(&throttled, &mut JitterRng::from_seed(0));
+    /// assert_eq!(d, Decision::Retry(Duration::from_secs(1)));
+    /// ```
+    pub const fn with_throttled_initial_delay(mut self, initial: Duration) -> Self {
+        self.throttled_initial = Some(initial);
+        self
+    }
+
+    /// Sets the factor by which the delay grows after each failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere::Exponential;
+    /// assert_eq!(Exponential::new().with_multiplier(1.6).multiplier(), 1.6);
+    /// ```
+    pub const fn with_multiplier(mut self, multiplier: f64) -> Self {
+        self.multiplier = multiplier;
+        self
+    }
+
+    /// Sets the cap on every delay, applied before and after jitter, and on
+    /// server-given delays.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere::Exponential; use std::time::Duration;
+    /// let p = Exponential::new().with_max_delay(Duration::from_secs(32));
+    /// assert_eq!(p.max_delay(), Duration::from_secs(32));
+    /// ```
+    pub const fn with_max_delay(mut self, max: Duration) -> Self {
+        self.max_delay = max;
+        self
+    }
+
+    /// Sets how each delay is randomised.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere::{Exponential, Jitter};
+    /// let p = Exponential::new().with_jitter(Jitter::Decorrelated);
+    /// assert_eq!(p.jitter(), Jitter::Decorrelated);
+    /// ```
+    pub const fn with_jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// The delay after the first failure, before jitter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere::Exponential; use std::time::Duration;
+    /// assert_eq!(Exponential::new().initial_delay(), Duration::from_millis(100));
+    /// ```
+    pub const fn initial_delay(&self) -> Duration {
+        self.initial
+    }
+
+    /// The growth factor, as set (see the clamps above).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere::Exponential;
+    /// assert_eq!(Exponential::new().multiplier(), 2.0);
+    /// ```
+    pub const fn multiplier(&self) -> f64 {
+        self.multiplier
+    }
+
+    /// The cap on every delay.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere::Exponential; use std::time::Duration;
+    /// assert_eq!(Exponential::new().max_delay(), Duration::from_secs(20));
+    /// ```
+    pub const fn max_delay(&self) -> Duration {
+        self.max_delay
+    }
+
+    /// The jitter mode.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere::{Exponential, Jitter};
+    /// assert_eq!(Exponential::new().jitter(), Jitter::Full);
+    /// ```
+    pub const fn jitter(&self) -> Jitter {
+        self.jitter
+    }
+
+    /// Checks the configuration, returning it unchanged if it is valid.
+    ///
+    /// # Errors
+    ///
+    /// - [`ConfigError::Multiplier`] for a multiplier that is NaN, infinite or below 1;
+    /// - [`ConfigError::MaxBelowInitial`] when either initial delay exceeds the max delay;
+    /// - [`ConfigError::JitterFraction`] for a proportional fraction outside `0..=1`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use persevere::{ConfigError, Exponential};
+    /// use std::time::Duration;
+    ///
+    /// let bad = Exponential::new()
+    ///     .with_initial_delay(Duration::from_secs(10))
+    ///     .with_max_delay(Duration::from_secs(1));
+    /// assert!(matches!(bad.validate(), Err(ConfigError::MaxBelowInitial { .. })));
+    /// assert!(Exponential::new().validate().is_ok());
+    /// ```
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        if !(self.multiplier.is_finite() && self.multiplier >= 1.0) {
+            return Err(ConfigError::Multiplier(self.multiplier));
+        }
+        for initial in [Some(self.initial), self.throttled_initial].into_iter().flatten() {
+            if initial > self.max_delay {
+                return Err(ConfigError::MaxBelowInitial {
+                    initial,
+                    max: self.max_delay,
+                });
+            }
+        }
+        self.jitter.validate()?;
+        Ok(self)
+    }
+
+    fn initial_for(&self, kind: RetryKind) -> Duration {
+        match (kind, self.throttled_initial) {
+            (RetryKind::Throttled, Some(throttled)) => throttled,
+            _ => self.initial,
+        }
+    }
+
+    /// `min(initial * multiplier^(attempt - 1), max_delay)`, saturating.
+    fn capped_delay(&self, initial: Duration, attempt: u32) -> Duration {
+        let multiplier = if self.multiplier >= 1.0 {
+            self.multiplier
+        } else {
+            1.0 // NaN and values below 1 are clamped, as documented
+        };
+        let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
+        let nanos = saturating_nanos(initial) as f64 * multiplier.powi(exponent);
+        // `nanos` may be infinite; `0 * inf` (a zero initial delay) is NaN.
+        let cap = saturating_nanos(self.max_delay);
+        if initial.is_zero() {
+            Duration::ZERO
+        } else if nanos < cap as f64 {
+            Duration::from_nanos(nanos as u64)
+        } else {
+            self.max_delay
+        }
+    }
+}
+
+impl Default for Exponential {
+    /// Same as [`Exponential::new`].
+    fn default() -> Self {
+        Exponential::new()
+    }
+}
+
+impl RetryPolicy for Exponential {
+    fn decide(&self, failed: &AttemptContext, rng: &mut JitterRng) -> Decision {
+        if let Some(asked) = honour_server_delay(failed, self.max_delay) {
+            return Decision::Retry(asked);
+        }
+        let initial = self.initial_for(failed.kind());
+        let delay = self.capped_delay(initial, failed.attempt());
+        Decision::Retry(self.jitter.apply(
+            delay,
+            initial,
+            self.max_delay,
+            failed.previous_delay(),
+            rng,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::schedule;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn unjittered(initial: Duration, multiplier: f64, max: Duration) -> Exponential {
+        Exponential::new()
+            .with_initial_delay(initial)
+            .with_multiplier(multiplier)
+            .with_max_delay(max)
+            .with_jitter(Jitter::None)
+    }
+
+    #[test]
+    fn doubles_then_truncates() {
+        let p = unjittered(100 * MS, 2.0, 1000 * MS);
+        let got: Vec<_> = schedule(&p, 0).take(6).collect();
+        assert_eq!(got, [100, 200, 400, 800, 1000, 1000].map(|n| n * MS));
+    }
+
+    #[test]
+    fn fractional_multiplier() {
+        let p = unjittered(Duration::from_secs(1), 1.6, Duration::from_secs(120));
+        let got: Vec<_> = schedule(&p, 0).take(4).collect();
+        assert_eq!(got, [1000, 1600, 2560, 4096].map(|n| n * MS));
+    }
+
+    #[test]
+    fn full_jitter_sequence_is_pinned_by_the_seed() {
+        let p = Exponential::new().with_initial_delay(100 * MS);
+        let a: Vec<_> = schedule(&p, 42).take(8).collect();
+        let b: Vec<_> = schedule(&p, 42).take(8).collect();
+        let c: Vec<_> = schedule(&p, 43).take(8).collect();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        for (n, d) in a.iter().enumerate() {
+            assert!(*d <= (100 * MS * 2u32.pow(n as u32)).min(Duration::from_secs(20)));
+        }
+    }
+
+    #[test]
+    fn huge_attempt_numbers_saturate_at_the_cap() {
+        let p = unjittered(100 * MS, 2.0, Duration::from_secs(20));
+        for attempt in [64, 1025, u32::MAX - 1, u32::MAX] {
+            let failed = AttemptContext::new(attempt, Duration::ZERO);
+            let d = p.decide(&failed, &mut JitterRng::from_seed(0));
+            assert_eq!(d, Decision::Retry(Duration::from_secs(20)));
+        }
+    }
+
+    #[test]
+    fn absurd_durations_do_not_overflow() {
+        let p = unjittered(Duration::MAX, 2.0, Duration::MAX);
+        let d = p.decide(&AttemptContext::new(9, Duration::MAX), &mut JitterRng::from_seed(0));
+        assert_eq!(d, Decision::Retry(Duration::MAX));
+        let zero = unjittered(Duration::ZERO, 2.0, Duration::MAX);
+        let d = zero.decide(&AttemptContext::new(u32::MAX, Duration::ZERO), &mut JitterRng::from_seed(0));
+        assert_eq!(d, Decision::Retry(Duration::ZERO));
+    }
+
+    #[test]
+    fn bad_multipliers_are_rejected_or_clamped_to_one() {
+        for m in [0.0, -2.0, 0.5, f64::NAN] {
+            let p = unjittered(100 * MS, m, Duration::from_secs(1));
+            assert!(matches!(p.validate(), Err(ConfigError::Multiplier(_))));
+            let got: Vec<_> = schedule(&p, 0).take(3).collect();
+            assert_eq!(got, vec![100 * MS; 3], "multiplier {m}");
+        }
+        let inf = unjittered(100 * MS, f64::INFINITY, Duration::from_secs(1));
+        assert!(inf.validate().is_err());
+        assert_eq!(schedule(&inf, 0).nth(1), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn server_delay_overrides_and_is_capped() {
+        let p = unjittered(100 * MS, 2.0, Duration::from_secs(30));
+        let mut rng = JitterRng::from_seed(0);
+        let asked = AttemptContext::new(1, Duration::ZERO).with_server_delay(Some(2 * 1000 * MS));
+        assert_eq!(p.decide(&asked, &mut rng), Decision::Retry(Duration::from_secs(2)));
+        let absurd = asked.with_server_delay(Some(Duration::from_secs(86_400 * 365)));
+        assert_eq!(p.decide(&absurd, &mut rng), Decision::Retry(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn throttled_errors_use_their_own_base() {
+        let p = unjittered(50 * MS, 2.0, Duration::from_secs(20))
+            .with_throttled_initial_delay(Duration::from_secs(1));
+        let mut rng = JitterRng::from_seed(0);
+        let third = AttemptContext::new(3, Duration::ZERO);
+        assert_eq!(p.decide(&third, &mut rng), Decision::Retry(200 * MS));
+        let throttled = third.with_kind(RetryKind::Throttled);
+        assert_eq!(p.decide(&throttled, &mut rng), Decision::Retry(Duration::from_secs(4)));
+    }
+}

@@ -1,0 +1,282 @@
+//! The combinator that *does* the retrying: `retry(op).policy(..).await`.
+
+use crate::classify::{AlwaysRetry, Classify};
+use crate::future::RetryFuture;
+use crate::notify::Notify;
+use crate::policy::{Exponential, Limited, RetryPolicy};
+use std::fmt::Display;
+use std::future::{Future, IntoFuture};
+use std::time::Duration;
+
+/// The policy a [`retry`] uses unless told otherwise: [`Exponential::new`]
+/// (100 ms, doubling, 20 s max, full jitter) with at most 3 attempts.
+///
+/// # Examples
+///
+/// ```
+/// use persevere::{DEFAULT_POLICY, schedule};
+/// use std::time::Duration;
+///
+/// let delays: Vec<_> = schedule(&DEFAULT_POLICY, 0).collect();
+/// assert_eq!(delays.len(), 2);
+/// assert!(delays[0] <= Duration::from_millis(100) && delays[1] <= Duration::from_millis(200));
+/// ```
+pub const DEFAULT_POLICY: Limited<Exponential> = Limited::new(Exponential::new()).with_max_attempts(3);
+
+/// Retries `op` until it succeeds, the classifier calls its error terminal,
+/// or the policy stops.
+///
+/// `op` makes a fresh future per attempt; await the returned [`Retry`] (after
+/// setting what you need on it) to run the call. Wrap only operations that
+/// are safe to repeat: see [`Idempotency`](crate::classify::Idempotency).
+///
+/// # Default
+///
+/// - policy: [`DEFAULT_POLICY`], exponential backoff with full jitter and at
+///   most 3 attempts: never "retry forever";
+/// - classifier: [`AlwaysRetry`], every error retryable
+///   ([`IoErrors`](crate::classify::io::IoErrors) and the
+///   [`http`](crate::classify::http) functions are one call away);
+/// - no notify hook, no attempt timeout, jitter seeded from the thread's
+///   random generator on the first retry.
+///
+/// # Examples
+///
+/// ```
+/// use persevere::{Exponential, RetryPolicyExt, classify::io::IoErrors};
+/// use std::io::{Error, ErrorKind};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let mut calls = 0;
+/// let value = persevere::retry(|| {
+///     calls += 1;
+///     let fail = calls < 3;
+///     async move {
+///         if fail { Err(Error::from(ErrorKind::ConnectionReset)) } else { Ok("done") }
+///     }
+/// })
+/// .policy(Exponential::new().with_max_attempts(5))
+/// .classify(IoErrors)
+/// .attempt_timeout(Duration::from_secs(10))
+/// .await
+/// .unwrap();
+/// assert_eq!((value, calls), ("done", 3));
+/// # }
+/// ```
+pub fn retry<F, R>(mut op: F) -> Retry<impl FnMut(u32) -> R>
+where
+    F: FnMut() -> R,
+{
+    retry_with_attempt(move |_| op())
+}
+
+/// [`retry`] for an `op` that receives the attempt number, starting at 1.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// let n = persevere::retry_with_attempt(|attempt| async move {
+///     if attempt < 2 { Err("not yet") } else { Ok(attempt) }
+/// })
+/// .await
+/// .unwrap();
+/// assert_eq!(n, 2);
+/// # }
+/// ```
+pub fn retry_with_attempt<F, R>(op: F) -> Retry<F>
+where
+    F: FnMut(u32) -> R,
+{
+    Retry {
+        op,
+        policy: DEFAULT_POLICY,
+        classifier: AlwaysRetry,
+        notify: (),
+        attempt_timeout: None,
+        seed: None,
+    }
+}
+
+/// A configured retrying call: await it (or, for a blocking `op`, call
+/// [`call`](Retry::call)).
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use persevere::{Fixed, RetryPolicyExt};
+/// use std::time::Duration;
+///
+/// let call = persevere::retry(|| async { Ok::<_, std::io::Error>(1) })
+///     .policy(Fixed::new(Duration::from_millis(5)).with_max_attempts(2));
+/// assert_eq!(call.await.unwrap(), 1);
+/// # }
+/// ```
+#[must_use = "a retry does nothing until it is awaited or called"]
+#[derive(Debug, Clone)]
+pub struct Retry<Op, P = Limited<Exponential>, C = AlwaysRetry, N = ()> {
+    pub(crate) op: Op,
+    pub(crate) policy: P,
+    pub(crate) classifier: C,
+    pub(crate) notify: N,
+    pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) seed: Option<u64>,
+}
+
+impl<Op, P, C, N> Retry<Op, P, C, N> {
+    /// Sets the policy: when to retry and when to stop.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use persevere::presets;
+    ///
+    /// let err = persevere::retry(|| async { Err::<(), _>("reset") })
+    ///     .policy(presets::aws_standard())
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(err.attempts(), 3);
+    /// # }
+    /// ```
+    pub fn policy<P2: RetryPolicy>(self, policy: P2) -> Retry<Op, P2, C, N> {
+        Retry {
+            op: self.op,
+            policy,
+            classifier: self.classifier,
+            notify: self.notify,
+            attempt_timeout: self.attempt_timeout,
+            seed: self.seed,
+        }
+    }
+
+    /// Sets the classifier: which errors are worth retrying.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use persevere::classify::http::classify_status;
+    ///
+    /// let err = persevere::retry(|| async { Err::<(), u16>(404) })
+    ///     .classify(|status: &u16| classify_status(*status))
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(err.attempts(), 1);
+    /// # }
+    /// ```
+    pub fn classify<C2>(self, classifier: C2) -> Retry<Op, P, C2, N> {
+        Retry {
+            op: self.op,
+            policy: self.policy,
+            classifier,
+            notify: self.notify,
+            attempt_timeout: self.attempt_timeout,
+            seed: self.seed,
+        }
+    }
+
+    /// Sets the hook that hears about each failed attempt before its retry.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use persevere::RetryEvent;
+    ///
+    /// let mut retries = 0;
+    /// let _ = persevere::retry(|| async { Err::<(), _>("reset") })
+    ///     .notify(|_: &RetryEvent<'_, &str>| retries += 1)
+    ///     .await;
+    /// assert_eq!(retries, 2);
+    /// # }
+    /// ```
+    pub fn notify<N2>(self, notify: N2) -> Retry<Op, P, C, N2> {
+        Retry {
+            op: self.op,
+            policy: self.policy,
+            classifier: self.classifier,
+            notify,
+            attempt_timeout: self.attempt_timeout,
+            seed: self.seed,
+        }
+    }
+
+    /// Cuts an attempt that runs longer than `timeout` and counts it as a
+    /// retryable [`Timeout`](crate::RetryKind::Timeout). Has no effect on a
+    /// blocking [`call`](Retry::call): a blocking attempt cannot be interrupted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use std::time::Duration;
+    ///
+    /// let mut attempts = 0;
+    /// let value = persevere::retry(|| {
+    ///     attempts += 1;
+    ///     let hang = attempts == 1;
+    ///     async move {
+    ///         if hang { std::future::pending::<()>().await }
+    ///         Ok::<_, std::io::Error>("answered")
+    ///     }
+    /// })
+    /// .attempt_timeout(Duration::from_secs(2))
+    /// .await
+    /// .unwrap();
+    /// assert_eq!(value, "answered");
+    /// # }
+    /// ```
+    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = Some(timeout);
+        self
+    }
+
+    /// Seeds this call's jitter, so its delays are the same on every run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use persevere::{DEFAULT_POLICY, RetryEvent, schedule};
+    ///
+    /// let mut delays = Vec::new();
+    /// let _ = persevere::retry(|| async { Err::<(), _>(()) })
+    ///     .jitter_seed(99)
+    ///     .notify(|e: &RetryEvent<'_, ()>| delays.push(e.delay()))
+    ///     .await;
+    /// assert_eq!(delays, schedule(&DEFAULT_POLICY, 99).collect::<Vec<_>>());
+    /// # }
+    /// ```
+    pub fn jitter_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+}
+
+impl<Op, Fut, T, E, P, C, N> IntoFuture for Retry<Op, P, C, N>
+where
+    Op: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: Display,
+    P: RetryPolicy,
+    C: Classify<E>,
+    N: Notify<E>,
+{
+    type Output = Result<T, crate::RetryError<E>>;
+    type IntoFuture = RetryFuture<Op, Fut, P, C, N>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        RetryFuture::new(self)
+    }
+}
