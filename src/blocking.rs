@@ -7,12 +7,12 @@ use crate::error::RetryError;
 use crate::notify::{Notify, RetryEvent};
 use crate::policy::{Decision, RetryPolicy};
 use crate::retry::Retry;
-use std::fmt::Display;
+use std::fmt::Debug;
 
 impl<Op, T, E, P, C, N> Retry<Op, P, C, N>
 where
     Op: FnMut(u32) -> Result<T, E>,
-    E: Display,
+    E: Debug,
     P: RetryPolicy,
     C: Classify<E>,
     N: Notify<E>,

@@ -6,13 +6,19 @@ use crate::classify::{Classification, RetryKind};
 use crate::error::{RetryError, StopReason};
 use crate::policy::{AttemptContext, Decision, RetryPolicy};
 use crate::rng::JitterRng;
-use std::fmt::Display;
+use std::fmt::{self, Debug};
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// What the tracing events say in place of an error for an attempt that did
 /// not finish in time.
-const TIMED_OUT: &str = "attempt timed out";
+struct TimedOut;
+
+impl Debug for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("attempt timed out")
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct CallState {
@@ -76,7 +82,7 @@ impl CallState {
     }
 
     /// Reports the stop and builds the caller's error.
-    pub(crate) fn give_up<E: Display>(
+    pub(crate) fn give_up<E: Debug>(
         &self,
         reason: StopReason,
         elapsed: Duration,
@@ -84,7 +90,7 @@ impl CallState {
     ) -> RetryError<E> {
         match &last_error {
             Some(error) => report_give_up(self.attempt, elapsed, reason, error),
-            None => report_give_up(self.attempt, elapsed, reason, &TIMED_OUT),
+            None => report_give_up(self.attempt, elapsed, reason, &TimedOut),
         }
         RetryError::new(reason, self.attempt, elapsed, last_error)
     }
@@ -93,16 +99,16 @@ impl CallState {
 /// One event per failed attempt that will be retried.
 pub(crate) fn report_retry(
     attempt: u32,
-    error: Option<&dyn Display>,
+    error: Option<&dyn Debug>,
     verdict: Classification,
     delay: Duration,
 ) {
-    let error = error.unwrap_or(&TIMED_OUT);
+    let error = error.unwrap_or(&TimedOut);
     let kind = verdict.kind().unwrap_or(RetryKind::Transient);
     tracing::info!(
         target: "persevere",
         attempt,
-        error = %error,
+        error = ?error,
         kind = ?kind,
         server_delay = ?verdict.server_delay(),
         delay = ?delay,
@@ -110,13 +116,13 @@ pub(crate) fn report_retry(
     );
 }
 
-fn report_give_up(attempt: u32, elapsed: Duration, reason: StopReason, error: &dyn Display) {
+fn report_give_up(attempt: u32, elapsed: Duration, reason: StopReason, error: &dyn Debug) {
     tracing::warn!(
         target: "persevere",
         attempts = attempt,
         elapsed = ?elapsed,
         reason = %reason,
-        error = %error,
+        error = ?error,
         "giving up"
     );
 }

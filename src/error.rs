@@ -238,7 +238,9 @@ impl<E: fmt::Debug> fmt::Debug for RetryError<E> {
 
 impl<E: Error + 'static> Error for RetryError<E> {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        self.last_error.as_ref().map(|e| e as &(dyn Error + 'static))
+        self.last_error
+            .as_ref()
+            .map(|e| e as &(dyn Error + 'static))
     }
 }
 

@@ -8,7 +8,7 @@ use crate::notify::{Notify, RetryEvent};
 use crate::policy::{Decision, RetryPolicy};
 use crate::retry::Retry;
 use pin_project_lite::pin_project;
-use std::fmt::{self, Display};
+use std::fmt::{self, Debug};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -122,7 +122,7 @@ impl<Op, Fut, T, E, P, C, N> Future for RetryFuture<Op, Fut, P, C, N>
 where
     Op: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, E>>,
-    E: Display,
+    E: Debug,
     P: RetryPolicy,
     C: Classify<E>,
     N: Notify<E>,
@@ -198,7 +198,7 @@ where
             });
             report_retry(
                 attempt,
-                failure.as_ref().map(|e| e as &dyn Display),
+                failure.as_ref().map(|e| e as &dyn Debug),
                 verdict,
                 delay,
             );

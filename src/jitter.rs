@@ -184,7 +184,10 @@ mod tests {
             let x = draws(Jitter::Proportional(f), 100 * MS, 20);
             assert!(x.iter().all(|d| *d <= 200 * MS));
         }
-        assert_eq!(draws(Jitter::Proportional(f64::NAN), 100 * MS, 1), vec![100 * MS]);
+        assert_eq!(
+            draws(Jitter::Proportional(f64::NAN), 100 * MS, 1),
+            vec![100 * MS]
+        );
     }
 
     #[test]
@@ -199,7 +202,13 @@ mod tests {
             Jitter::Additive(Duration::MAX),
             Jitter::Proportional(1.0),
         ] {
-            let d = j.apply(Duration::MAX, Duration::MAX, hour, Some(Duration::MAX), &mut rng);
+            let d = j.apply(
+                Duration::MAX,
+                Duration::MAX,
+                hour,
+                Some(Duration::MAX),
+                &mut rng,
+            );
             assert!(d <= hour, "{j:?} gave {d:?}");
         }
     }

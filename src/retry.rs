@@ -4,7 +4,7 @@ use crate::classify::{AlwaysRetry, Classify};
 use crate::future::RetryFuture;
 use crate::notify::Notify;
 use crate::policy::{Exponential, Limited, RetryPolicy};
-use std::fmt::Display;
+use std::fmt::Debug;
 use std::future::{Future, IntoFuture};
 use std::time::Duration;
 
@@ -21,7 +21,8 @@ use std::time::Duration;
 /// assert_eq!(delays.len(), 2);
 /// assert!(delays[0] <= Duration::from_millis(100) && delays[1] <= Duration::from_millis(200));
 /// ```
-pub const DEFAULT_POLICY: Limited<Exponential> = Limited::new(Exponential::new()).with_max_attempts(3);
+pub const DEFAULT_POLICY: Limited<Exponential> =
+    Limited::new(Exponential::new()).with_max_attempts(3);
 
 /// Retries `op` until it succeeds, the classifier calls its error terminal,
 /// or the policy stops.
@@ -268,7 +269,7 @@ impl<Op, Fut, T, E, P, C, N> IntoFuture for Retry<Op, P, C, N>
 where
     Op: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, E>>,
-    E: Display,
+    E: Debug,
     P: RetryPolicy,
     C: Classify<E>,
     N: Notify<E>,

@@ -196,7 +196,21 @@ mod tests {
         assert_eq!(kind(503), Some(RetryKind::Throttled));
         assert_eq!(kind(500), Some(RetryKind::Transient));
         assert_eq!(kind(502), Some(RetryKind::Transient));
-        for terminal in [200, 301, 400, 401, 403, 404, 409, 412, 501, 505, 0, 999, u16::MAX] {
+        for terminal in [
+            200,
+            301,
+            400,
+            401,
+            403,
+            404,
+            409,
+            412,
+            501,
+            505,
+            0,
+            999,
+            u16::MAX,
+        ] {
             assert_eq!(kind(terminal), None, "{terminal}");
         }
     }
@@ -205,22 +219,43 @@ mod tests {
     fn retry_after_in_both_forms() {
         let now = at(1_445_412_000);
         assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("\t17", now), Some(Duration::from_secs(17)));
+        assert_eq!(
+            parse_retry_after("\t17", now),
+            Some(Duration::from_secs(17))
+        );
         // IMF-fixdate, RFC 850 and asctime forms, all 8 minutes after `now`.
         for date in [
             "Wed, 21 Oct 2015 07:28:00 GMT",
             "Wednesday, 21-Oct-15 07:28:00 GMT",
             "Wed Oct 21 07:28:00 2015",
         ] {
-            assert_eq!(parse_retry_after(date, now), Some(Duration::from_secs(480)), "{date}");
+            assert_eq!(
+                parse_retry_after(date, now),
+                Some(Duration::from_secs(480)),
+                "{date}"
+            );
         }
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
     }
 
     #[test]
     fn malformed_retry_after_is_ignored() {
         let now = at(0);
-        for bad in ["", " ", "-1", "+1", "1.5", "1e3", "0x10", "12 s", "Wed, 32 Oct 2015 07:28:00 GMT", "\u{663}"] {
+        for bad in [
+            "",
+            " ",
+            "-1",
+            "+1",
+            "1.5",
+            "1e3",
+            "0x10",
+            "12 s",
+            "Wed, 32 Oct 2015 07:28:00 GMT",
+            "\u{663}",
+        ] {
             assert_eq!(parse_retry_after(bad, now), None, "{bad:?}");
         }
     }
@@ -228,16 +263,31 @@ mod tests {
     #[test]
     fn absurd_retry_after_saturates() {
         let huge = "99999999999999999999999999999999";
-        assert_eq!(parse_retry_after(huge, at(0)), Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(
+            parse_retry_after(huge, at(0)),
+            Some(Duration::from_secs(u64::MAX))
+        );
     }
 
     #[test]
     fn server_delay_only_on_retryable_statuses() {
         let now = at(0);
-        assert_eq!(classify_response_at(503, Some("4"), now).server_delay(), Some(Duration::from_secs(4)));
-        assert_eq!(classify_response_at(503, Some("nope"), now), classify_status(503));
-        assert_eq!(classify_response_at(400, Some("4"), now), Classification::terminal());
-        assert_eq!(classify_response_at(500, None, now), Classification::transient());
+        assert_eq!(
+            classify_response_at(503, Some("4"), now).server_delay(),
+            Some(Duration::from_secs(4))
+        );
+        assert_eq!(
+            classify_response_at(503, Some("nope"), now),
+            classify_status(503)
+        );
+        assert_eq!(
+            classify_response_at(400, Some("4"), now),
+            Classification::terminal()
+        );
+        assert_eq!(
+            classify_response_at(500, None, now),
+            Classification::transient()
+        );
     }
 
     #[test]

@@ -183,17 +183,35 @@ mod tests {
             NetworkUnreachable,
             HostUnreachable,
         ] {
-            assert_eq!(classify_kind(kind), Some(Classification::transient()), "{kind:?}");
+            assert_eq!(
+                classify_kind(kind),
+                Some(Classification::transient()),
+                "{kind:?}"
+            );
         }
-        assert_eq!(classify_kind(TimedOut).and_then(|c| c.kind()), Some(RetryKind::Timeout));
+        assert_eq!(
+            classify_kind(TimedOut).and_then(|c| c.kind()),
+            Some(RetryKind::Timeout)
+        );
         assert!(classify_kind(ConnectionRefused).unwrap().was_never_sent());
     }
 
     #[test]
     fn terminal_kinds() {
         use io::ErrorKind::*;
-        for kind in [NotFound, PermissionDenied, InvalidInput, InvalidData, AlreadyExists, Unsupported] {
-            assert_eq!(classify_kind(kind), Some(Classification::terminal()), "{kind:?}");
+        for kind in [
+            NotFound,
+            PermissionDenied,
+            InvalidInput,
+            InvalidData,
+            AlreadyExists,
+            Unsupported,
+        ] {
+            assert_eq!(
+                classify_kind(kind),
+                Some(Classification::terminal()),
+                "{kind:?}"
+            );
         }
     }
 
@@ -202,9 +220,23 @@ mod tests {
     fn raw_os_errors_map_through_their_kind() {
         // Linux errno values; std maps each to its ErrorKind.
         #[cfg(target_os = "linux")]
-        for (errno, retryable) in [(104, true), (110, true), (32, true), (111, true), (101, true), (113, true), (100, true), (2, false), (13, false)] {
+        for (errno, retryable) in [
+            (104, true),
+            (110, true),
+            (32, true),
+            (111, true),
+            (101, true),
+            (113, true),
+            (100, true),
+            (2, false),
+            (13, false),
+        ] {
             let err = io::Error::from_raw_os_error(errno);
-            assert_eq!(classify_error(&err).is_retryable(), retryable, "errno {errno}: {err}");
+            assert_eq!(
+                classify_error(&err).is_retryable(),
+                retryable,
+                "errno {errno}: {err}"
+            );
         }
     }
 
@@ -223,12 +255,18 @@ mod tests {
         assert_eq!(classify_error(&other), Classification::transient());
         let plain_other = io::Error::other("boom");
         assert!(classify_error(&plain_other).is_terminal());
-        assert_eq!(find_io_error(&plain_other).map(|e| e.kind()), Some(io::ErrorKind::Other));
+        assert_eq!(
+            find_io_error(&plain_other).map(|e| e.kind()),
+            Some(io::ErrorKind::Other)
+        );
     }
 
     #[test]
     fn a_decisive_outer_kind_wins() {
-        let outer = io::Error::new(io::ErrorKind::InvalidData, wrap(io::Error::from(io::ErrorKind::ConnectionReset)));
+        let outer = io::Error::new(
+            io::ErrorKind::InvalidData,
+            wrap(io::Error::from(io::ErrorKind::ConnectionReset)),
+        );
         assert!(classify_error(&outer).is_terminal());
     }
 

@@ -340,7 +340,10 @@ impl<C> Idempotency<C> {
     /// assert!(Idempotency::for_method(AlwaysRetry, "PATCH", false).classify(&()).is_terminal());
     /// ```
     pub fn for_method(inner: C, method: &str, marked_idempotent: bool) -> Self {
-        Idempotency::new(inner, marked_idempotent || http::is_idempotent_method(method))
+        Idempotency::new(
+            inner,
+            marked_idempotent || http::is_idempotent_method(method),
+        )
     }
 }
 

@@ -232,7 +232,10 @@ impl Exponential {
         if !(self.multiplier.is_finite() && self.multiplier >= 1.0) {
             return Err(ConfigError::Multiplier(self.multiplier));
         }
-        for initial in [Some(self.initial), self.throttled_initial].into_iter().flatten() {
+        for initial in [Some(self.initial), self.throttled_initial]
+            .into_iter()
+            .flatten()
+        {
             if initial > self.max_delay {
                 return Err(ConfigError::MaxBelowInitial {
                     initial,
@@ -351,10 +354,16 @@ mod tests {
     #[test]
     fn absurd_durations_do_not_overflow() {
         let p = unjittered(Duration::MAX, 2.0, Duration::MAX);
-        let d = p.decide(&AttemptContext::new(9, Duration::MAX), &mut JitterRng::from_seed(0));
+        let d = p.decide(
+            &AttemptContext::new(9, Duration::MAX),
+            &mut JitterRng::from_seed(0),
+        );
         assert_eq!(d, Decision::Retry(Duration::MAX));
         let zero = unjittered(Duration::ZERO, 2.0, Duration::MAX);
-        let d = zero.decide(&AttemptContext::new(u32::MAX, Duration::ZERO), &mut JitterRng::from_seed(0));
+        let d = zero.decide(
+            &AttemptContext::new(u32::MAX, Duration::ZERO),
+            &mut JitterRng::from_seed(0),
+        );
         assert_eq!(d, Decision::Retry(Duration::ZERO));
     }
 
@@ -376,9 +385,15 @@ mod tests {
         let p = unjittered(100 * MS, 2.0, Duration::from_secs(30));
         let mut rng = JitterRng::from_seed(0);
         let asked = AttemptContext::new(1, Duration::ZERO).with_server_delay(Some(2 * 1000 * MS));
-        assert_eq!(p.decide(&asked, &mut rng), Decision::Retry(Duration::from_secs(2)));
+        assert_eq!(
+            p.decide(&asked, &mut rng),
+            Decision::Retry(Duration::from_secs(2))
+        );
         let absurd = asked.with_server_delay(Some(Duration::from_secs(86_400 * 365)));
-        assert_eq!(p.decide(&absurd, &mut rng), Decision::Retry(Duration::from_secs(30)));
+        assert_eq!(
+            p.decide(&absurd, &mut rng),
+            Decision::Retry(Duration::from_secs(30))
+        );
     }
 
     #[test]
@@ -389,6 +404,9 @@ mod tests {
         let third = AttemptContext::new(3, Duration::ZERO);
         assert_eq!(p.decide(&third, &mut rng), Decision::Retry(200 * MS));
         let throttled = third.with_kind(RetryKind::Throttled);
-        assert_eq!(p.decide(&throttled, &mut rng), Decision::Retry(Duration::from_secs(4)));
+        assert_eq!(
+            p.decide(&throttled, &mut rng),
+            Decision::Retry(Duration::from_secs(4))
+        );
     }
 }

@@ -207,6 +207,9 @@ mod tests {
         let two = asked.with_server_delay(Some(2000 * MS));
         assert_eq!(p.decide(&two, &mut rng), Decision::Retry(2000 * MS));
         let year = asked.with_server_delay(Some(Duration::from_secs(31_536_000)));
-        assert_eq!(p.decide(&year, &mut rng), Decision::Retry(Duration::from_secs(60)));
+        assert_eq!(
+            p.decide(&year, &mut rng),
+            Decision::Retry(Duration::from_secs(60))
+        );
     }
 }

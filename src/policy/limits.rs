@@ -196,7 +196,10 @@ mod tests {
         let p = Fixed::new(MS).with_max_attempts(u32::MAX);
         let mut rng = JitterRng::from_seed(0);
         let last = AttemptContext::new(u32::MAX, Duration::ZERO);
-        assert_eq!(p.decide(&last, &mut rng), Decision::Stop(StopReason::AttemptsExhausted));
+        assert_eq!(
+            p.decide(&last, &mut rng),
+            Decision::Stop(StopReason::AttemptsExhausted)
+        );
         let before = AttemptContext::new(u32::MAX - 1, Duration::ZERO);
         assert_eq!(p.decide(&before, &mut rng), Decision::Retry(MS));
     }
@@ -207,8 +210,14 @@ mod tests {
         let mut rng = JitterRng::from_seed(0);
         let at = |elapsed| AttemptContext::new(1, elapsed);
         assert_eq!(p.decide(&at(899 * MS), &mut rng), Decision::Retry(100 * MS));
-        assert_eq!(p.decide(&at(900 * MS), &mut rng), Decision::Stop(StopReason::Deadline));
-        assert_eq!(p.decide(&at(5000 * MS), &mut rng), Decision::Stop(StopReason::Deadline));
+        assert_eq!(
+            p.decide(&at(900 * MS), &mut rng),
+            Decision::Stop(StopReason::Deadline)
+        );
+        assert_eq!(
+            p.decide(&at(5000 * MS), &mut rng),
+            Decision::Stop(StopReason::Deadline)
+        );
     }
 
     #[test]
@@ -222,8 +231,13 @@ mod tests {
 
     #[test]
     fn the_attempt_cap_wins_over_the_deadline_and_nesting_takes_the_earlier_deadline() {
-        let p = Fixed::new(MS).with_max_attempts(1).with_deadline(Duration::ZERO);
-        let d = p.decide(&AttemptContext::new(1, Duration::ZERO), &mut JitterRng::from_seed(0));
+        let p = Fixed::new(MS)
+            .with_max_attempts(1)
+            .with_deadline(Duration::ZERO);
+        let d = p.decide(
+            &AttemptContext::new(1, Duration::ZERO),
+            &mut JitterRng::from_seed(0),
+        );
         assert_eq!(d, Decision::Stop(StopReason::AttemptsExhausted));
         let nested = Limited::new(Fixed::new(MS).with_deadline(5 * MS)).with_deadline(9 * MS);
         assert_eq!(nested.deadline(), Some(5 * MS));

@@ -198,7 +198,13 @@ mod tests {
 
     #[test]
     fn every_preset_is_valid() {
-        for p in [cloud_storage(), google_api_core(), aws_standard(), aws_standard_legacy(), gsutil()] {
+        for p in [
+            cloud_storage(),
+            google_api_core(),
+            aws_standard(),
+            aws_standard_legacy(),
+            gsutil(),
+        ] {
             assert!(p.inner().validate().is_ok());
             assert!(p.validate().is_ok());
         }
@@ -218,7 +224,10 @@ mod tests {
         let delays: Vec<_> = plan.by_ref().collect();
         for (n, d) in delays.iter().enumerate() {
             let base = Duration::from_secs(1 << n.min(5));
-            assert!(base <= *d && *d <= base + Duration::from_secs(1), "{n}: {d:?}");
+            assert!(
+                base <= *d && *d <= base + Duration::from_secs(1),
+                "{n}: {d:?}"
+            );
         }
         assert!(plan.elapsed() < Duration::from_secs(600));
         assert_eq!(plan.stop_reason(), Some(crate::StopReason::Deadline));
