@@ -1,0 +1,208 @@
+//! Properties of every policy, for any configuration and attempt number.
+
+use persevere::{
+    AttemptContext, Decision, Exponential, Fixed, Jitter, JitterRng, RetryKind, RetryPolicy,
+    RetryPolicyExt, StopReason, schedule,
+};
+use proptest::prelude::*;
+use std::time::Duration;
+
+fn duration() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        (0u64..=120_000).prop_map(Duration::from_millis),
+        any::<u64>().prop_map(Duration::from_nanos),
+        Just(Duration::ZERO),
+        Just(Duration::MAX),
+        (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+    ]
+}
+
+fn jitter() -> impl Strategy<Value = Jitter> {
+    prop_oneof![
+        Just(Jitter::None),
+        Just(Jitter::Full),
+        Just(Jitter::Equal),
+        Just(Jitter::Decorrelated),
+        duration().prop_map(Jitter::Additive),
+        (0.0f64..=1.0).prop_map(Jitter::Proportional),
+    ]
+}
+
+fn any_f64() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        1.0f64..10.0,
+        any::<f64>(),
+        Just(f64::NAN),
+        Just(0.0),
+        Just(-1.0),
+        Just(f64::INFINITY)
+    ]
+}
+
+fn kind() -> impl Strategy<Value = RetryKind> {
+    prop_oneof![
+        Just(RetryKind::Transient),
+        Just(RetryKind::Throttled),
+        Just(RetryKind::Timeout)
+    ]
+}
+
+prop_compose! {
+    fn exponential()(
+        initial in duration(),
+        throttled in duration(),
+        multiplier in any_f64(),
+        max in duration(),
+        jitter in jitter(),
+    ) -> Exponential {
+        Exponential::new()
+            .with_initial_delay(initial)
+            .with_throttled_initial_delay(throttled)
+            .with_multiplier(multiplier)
+            .with_max_delay(max)
+            .with_jitter(jitter)
+    }
+}
+
+prop_compose! {
+    /// Configurations that pass `validate`: initial delays at most the max.
+    fn valid_exponential()(
+        max in duration(),
+        initial_fraction in 0.0f64..=1.0,
+        throttled_fraction in 0.0f64..=1.0,
+        multiplier in prop_oneof![1.0f64..16.0, Just(1.0), Just(2.0)],
+        jitter in jitter(),
+    ) -> Exponential {
+        let part = |f: f64| Duration::from_nanos((nanos(max) * f) as u64).min(max);
+        Exponential::new()
+            .with_initial_delay(part(initial_fraction))
+            .with_throttled_initial_delay(part(throttled_fraction))
+            .with_multiplier(multiplier)
+            .with_max_delay(max)
+            .with_jitter(jitter)
+    }
+}
+
+prop_compose! {
+    fn context()(
+        attempt in prop_oneof![1u32..100, any::<u32>(), Just(u32::MAX)],
+        elapsed in duration(),
+        previous in proptest::option::of(duration()),
+        kind in kind(),
+        server in proptest::option::of(duration()),
+    ) -> AttemptContext {
+        let mut c = AttemptContext::new(attempt, elapsed).with_kind(kind).with_server_delay(server);
+        if let Some(p) = previous {
+            c = c.with_previous_delay(p);
+        }
+        c
+    }
+}
+
+/// Nanoseconds as f64, saturating at `u64::MAX` as the library documents.
+fn nanos(d: Duration) -> f64 {
+    d.as_nanos().min(u128::from(u64::MAX)) as f64
+}
+
+/// The delay before jitter, computed independently of the library.
+fn reference_delay(p: &Exponential, c: &AttemptContext) -> f64 {
+    let initial = if c.kind() == RetryKind::Throttled {
+        p.with_jitter(Jitter::None).decide(
+            &AttemptContext::new(1, Duration::ZERO).with_kind(RetryKind::Throttled),
+            &mut JitterRng::from_seed(0),
+        )
+    } else {
+        Decision::Retry(p.initial_delay().min(p.max_delay()))
+    };
+    let initial = nanos(initial.delay().unwrap());
+    let m = if p.multiplier() >= 1.0 {
+        p.multiplier()
+    } else {
+        1.0
+    };
+    if initial == 0.0 {
+        return 0.0;
+    }
+    let raw = initial * m.powf(f64::from(c.attempt() - 1));
+    raw.min(nanos(p.max_delay()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn exponential_never_exceeds_its_max_nor_panics(p in exponential(), c in context(), seed in any::<u64>()) {
+        let d = p.decide(&c, &mut JitterRng::from_seed(seed));
+        let Decision::Retry(d) = d else { panic!("an unlimited policy never stops") };
+        prop_assert!(d <= p.max_delay());
+        // A validated configuration behaves the same way.
+        if p.validate().is_ok() {
+            prop_assert!(d <= p.max_delay());
+        }
+    }
+
+    #[test]
+    fn jitter_stays_within_its_formula(p in valid_exponential(), attempt in 1u32..64, seed in any::<u64>()) {
+        prop_assert!(p.validate().is_ok());
+        let c = AttemptContext::new(attempt, Duration::ZERO);
+        let base = reference_delay(&p, &c);
+        let d = nanos(p.decide(&c, &mut JitterRng::from_seed(seed)).delay().unwrap());
+        let max = nanos(p.max_delay());
+        // f64 carries 53 bits: allow a relative rounding error.
+        let slack = 1.0 + base * 1e-9;
+        let (lo, hi) = match p.jitter() {
+            Jitter::None => (base, base),
+            Jitter::Full => (0.0, base),
+            Jitter::Equal => (base / 2.0, base),
+            Jitter::Decorrelated => {
+                let initial = nanos(p.initial_delay());
+                (initial.min(max), (3.0 * initial).min(max))
+            }
+            Jitter::Additive(j) => (base, (base + nanos(j)).min(max)),
+            Jitter::Proportional(f) => (base * (1.0 - f), (base * (1.0 + f)).min(max)),
+            _ => unreachable!(),
+        };
+        prop_assert!(d >= lo - slack && d <= hi + slack, "{d} not in {lo}..={hi} for {p:?}");
+    }
+
+    #[test]
+    fn planned_sleeps_never_pass_the_deadline_nor_the_attempt_cap(
+        p in exponential(),
+        max_attempts in 1u32..40,
+        deadline in (0u64..600_000).prop_map(Duration::from_millis),
+        seed in any::<u64>(),
+    ) {
+        let limited = p.with_max_attempts(max_attempts).with_deadline(deadline);
+        let mut plan = schedule(&limited, seed);
+        let sleeps = plan.by_ref().take(1000).count();
+        prop_assert!(plan.stop_reason().is_some());
+        prop_assert!(sleeps < max_attempts as usize);
+        prop_assert!(plan.elapsed() < deadline || (sleeps == 0 && deadline.is_zero()));
+        if plan.stop_reason() == Some(StopReason::AttemptsExhausted) {
+            prop_assert_eq!(sleeps + 1, max_attempts as usize);
+        }
+    }
+
+    #[test]
+    fn fixed_never_exceeds_its_max_nor_panics(
+        delay in duration(), max in duration(), j in jitter(), c in context(), seed in any::<u64>(),
+    ) {
+        let p = Fixed::new(delay).with_max_delay(max).with_jitter(j);
+        let d = p.decide(&c, &mut JitterRng::from_seed(seed)).delay().unwrap();
+        prop_assert!(d <= max);
+    }
+
+    #[test]
+    fn limits_accept_any_attempt_and_time(p in exponential(), c in context(), cap in any::<u32>(), deadline in duration()) {
+        let limited = p.with_max_attempts(cap).with_deadline(deadline);
+        match limited.decide(&c, &mut JitterRng::from_seed(1)) {
+            Decision::Retry(d) => {
+                prop_assert!(c.attempt() < cap);
+                prop_assert!(c.elapsed().saturating_add(d) < deadline);
+            }
+            Decision::Stop(reason) => prop_assert!(
+                matches!(reason, StopReason::AttemptsExhausted | StopReason::Deadline)
+            ),
+        }
+    }
+}
