@@ -1,0 +1,180 @@
+//! The combinator allocates nothing, per call or per attempt: counted by a
+//! global allocator that tallies the allocations of the current thread.
+//!
+//! This test file needs `unsafe` for `GlobalAlloc`; the library itself
+//! forbids it.
+
+use persevere::classify::Idempotency;
+use persevere::classify::http::classify_response_at;
+use persevere::classify::io::IoErrors;
+use persevere::{Exponential, Fixed, Jitter, RetryEvent, RetryPolicyExt, presets};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::future::Future;
+use std::io::{Error, ErrorKind};
+use std::time::{Duration, SystemTime};
+
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every call forwards to the system allocator unchanged; counting
+// touches only a const-initialised thread-local, which never allocates.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+/// Runs `make()`'s future twice on a warm paused runtime (the first run warms
+/// up the runtime, its timer and the thread's random generator) and returns
+/// the allocations of the second run.
+fn allocations_of<F: Future>(mut make: impl FnMut() -> F) -> u64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    rt.block_on(make());
+    let before = allocations();
+    rt.block_on(make());
+    allocations() - before
+}
+
+/// An op that fails `failures` times with `kind`, then succeeds.
+fn flaky(failures: u32, kind: ErrorKind) -> impl FnMut() -> std::future::Ready<Result<u32, Error>> {
+    let mut n = 0;
+    move || {
+        n += 1;
+        std::future::ready(if n <= failures {
+            Err(Error::from(kind))
+        } else {
+            Ok(n)
+        })
+    }
+}
+
+#[test]
+fn the_counter_sees_allocations_and_a_warm_timer_makes_none() {
+    // If this fails, the counts below measure tokio or the counter, not persevere.
+    let n = allocations_of(|| async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    });
+    assert_eq!(n, 0);
+    let n = allocations_of(|| async {
+        std::hint::black_box(Box::new(1u8));
+    });
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn the_success_path_allocates_nothing() {
+    let n = allocations_of(|| async {
+        persevere::retry(|| async { Ok::<_, Error>(42) })
+            .await
+            .unwrap();
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn the_retry_path_allocates_nothing_for_any_jitter() {
+    for jitter in [
+        Jitter::None,
+        Jitter::Full,
+        Jitter::Equal,
+        Jitter::Decorrelated,
+        Jitter::Additive(Duration::from_millis(10)),
+        Jitter::Proportional(0.2),
+    ] {
+        let n = allocations_of(|| async move {
+            let policy = Exponential::new().with_jitter(jitter).with_max_attempts(5);
+            let v = persevere::retry(flaky(3, ErrorKind::ConnectionReset))
+                .policy(policy)
+                .classify(IoErrors)
+                .await
+                .unwrap();
+            assert_eq!(v, 4);
+        });
+        assert_eq!(n, 0, "{jitter:?}");
+    }
+}
+
+#[test]
+fn presets_limits_timeouts_and_hooks_allocate_nothing() {
+    let n = allocations_of(|| async {
+        let mut heard = 0u32;
+        let v = persevere::retry(flaky(2, ErrorKind::TimedOut))
+            .policy(presets::cloud_storage())
+            .classify(Idempotency::for_method(IoErrors, "PUT", false))
+            .attempt_timeout(Duration::from_secs(1))
+            .notify(|_: &RetryEvent<'_, Error>| heard += 1)
+            .await
+            .unwrap();
+        assert_eq!((v, heard), (3, 2));
+    });
+    assert_eq!(n, 0);
+
+    let n = allocations_of(|| async {
+        let err = persevere::retry(flaky(9, ErrorKind::BrokenPipe))
+            .policy(
+                Fixed::new(Duration::ZERO)
+                    .with_deadline(Duration::from_secs(5))
+                    .with_max_attempts(4),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.attempts(), 4);
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn http_classification_with_retry_after_allocates_nothing() {
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_000);
+    let n = allocations_of(|| async move {
+        let mut statuses = [503u16, 429, 200].into_iter();
+        let headers = ["2", "Wed, 21 Oct 2015 07:20:01 GMT", ""];
+        let i = Cell::new(0);
+        let v = persevere::retry(|| {
+            let status = statuses.next().unwrap();
+            async move {
+                if status == 200 {
+                    Ok(status)
+                } else {
+                    Err(status)
+                }
+            }
+        })
+        .policy(presets::aws_standard())
+        .classify(|status: &u16| {
+            let header = headers[i.get()];
+            i.set(i.get() + 1);
+            classify_response_at(*status, Some(header), now)
+        })
+        .await
+        .unwrap();
+        assert_eq!((v, i.get()), (200, 2));
+    });
+    assert_eq!(n, 0);
+}

@@ -1,0 +1,109 @@
+//! What the combinator reports through `tracing`: one span per call, one
+//! event per failed attempt, one event on giving up, nothing else.
+
+use persevere::{Fixed, RetryPolicyExt};
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A writer that keeps everything the subscriber prints.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `fut` on a paused current-thread runtime under a subscriber that
+/// captures every event at INFO and above, and returns the captured lines.
+fn captured<F: std::future::Future>(fut: F) -> Vec<String> {
+    let out = Captured::default();
+    let writer = out.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .without_time()
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    tracing::subscriber::with_default(subscriber, || rt.block_on(fut));
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    text.lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn a_first_try_success_reports_nothing() {
+    let lines = captured(async {
+        persevere::retry(|| async { Ok::<_, &str>(1) })
+            .await
+            .unwrap();
+    });
+    assert!(lines.is_empty(), "{lines:?}");
+}
+
+#[test]
+fn each_failed_attempt_is_one_event_inside_the_call_span() {
+    let lines = captured(async {
+        let mut n = 0;
+        persevere::retry(|| {
+            n += 1;
+            let fail = n <= 2;
+            async move {
+                if fail {
+                    Err("connection reset")
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .policy(Fixed::new(Duration::from_millis(250)).with_max_attempts(5))
+        .await
+        .unwrap();
+    });
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    for (i, line) in lines.iter().enumerate() {
+        assert!(
+            line.contains(" INFO retry: persevere: attempt failed, retrying"),
+            "{line}"
+        );
+        assert!(line.contains(&format!("attempt={}", i + 1)), "{line}");
+        assert!(line.contains("error=\"connection reset\""), "{line}");
+        assert!(
+            line.contains("kind=Transient") && line.contains("delay=250ms"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn giving_up_is_a_single_warning_with_the_reason() {
+    let lines = captured(async {
+        let err = persevere::retry(|| async { Err::<(), _>("broken pipe") })
+            .policy(Fixed::new(Duration::from_secs(1)).with_max_attempts(3))
+            .await
+            .unwrap_err();
+        assert_eq!(err.attempts(), 3);
+    });
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    let last = &lines[2];
+    assert!(last.contains(" WARN retry: persevere: giving up"), "{last}");
+    assert!(
+        last.contains("attempts=3") && last.contains("reason=gave up"),
+        "{last}"
+    );
+    assert!(
+        last.contains("elapsed=2s") && last.contains("error=\"broken pipe\""),
+        "{last}"
+    );
+    assert_eq!(lines.iter().filter(|l| l.contains("giving up")).count(), 1);
+}
