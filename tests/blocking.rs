@@ -44,7 +44,7 @@ fn stops_on_terminal_errors_and_exhaustion() {
         (StopReason::Terminal, 1, 1)
     );
 
-    let err = persevere::retry_with_attempt(|n| Err::<(), _>(n))
+    let err = persevere::retry_with_attempt(Err::<(), u32>)
         .policy(Fixed::new(Duration::ZERO).with_max_attempts(7))
         .call()
         .unwrap_err();
