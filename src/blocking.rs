@@ -1,6 +1,7 @@
 //! The blocking variant, for synchronous code: same policies, classifiers
 //! and hooks, sleeping the thread with `std::thread::sleep`.
 
+use crate::budget::RetryBudget;
 use crate::call::{CallState, report_retry};
 use crate::classify::Classify;
 use crate::error::RetryError;
@@ -9,13 +10,14 @@ use crate::policy::{Decision, RetryPolicy};
 use crate::retry::Retry;
 use std::fmt::Debug;
 
-impl<Op, T, E, P, C, N> Retry<Op, P, C, N>
+impl<Op, T, E, P, C, N, B> Retry<Op, P, C, N, B>
 where
     Op: FnMut(u32) -> Result<T, E>,
     E: Debug,
     P: RetryPolicy,
     C: Classify<E>,
     N: Notify<E>,
+    B: RetryBudget,
 {
     /// Runs a blocking `op` with retries on this thread, sleeping between
     /// attempts. Never call it from async code: it blocks the thread.
@@ -50,13 +52,16 @@ where
         let mut call = CallState::new(self.seed);
         let _entered = tracing::info_span!(target: "persevere", "retry").entered();
         loop {
-            let attempt = call.start_attempt(timed);
+            let attempt = call.start_attempt(timed, &self.budget);
             let error = match (self.op)(attempt) {
-                Ok(value) => return Ok(value),
+                Ok(value) => {
+                    call.succeeded(&self.budget);
+                    return Ok(value);
+                }
                 Err(error) => error,
             };
             let verdict = self.classifier.classify(&error);
-            let (decision, elapsed) = call.decide(&self.policy, verdict);
+            let (decision, elapsed) = call.decide(&self.policy, &self.budget, verdict);
             let delay = match decision {
                 Decision::Retry(delay) => delay,
                 Decision::Stop(reason) => return Err(call.give_up(reason, elapsed, Some(error))),
@@ -68,7 +73,7 @@ where
                 delay,
                 elapsed,
             });
-            report_retry(attempt, Some(&error), verdict, delay);
+            report_retry(attempt, Some(&error), verdict, delay, call.taken());
             drop(error);
             if !delay.is_zero() {
                 std::thread::sleep(delay);

@@ -1,9 +1,10 @@
 //! The future that a [`Retry`] becomes when awaited: one state machine that
 //! runs an attempt, sleeps, and runs the next, without allocating.
 
+use crate::budget::{NoBudget, RetryBudget};
 use crate::call::{CallState, report_retry};
 use crate::classify::{Classification, Classify};
-use crate::error::{RetryError, StopReason};
+use crate::error::RetryError;
 use crate::notify::{Notify, RetryEvent};
 use crate::policy::{Decision, RetryPolicy};
 use crate::retry::Retry;
@@ -44,11 +45,12 @@ pin_project! {
     /// # }
     /// ```
     #[must_use = "futures do nothing unless polled"]
-    pub struct RetryFuture<Op, Fut, P, C, N> {
+    pub struct RetryFuture<Op, Fut, P, C, N, B = NoBudget> {
         op: Op,
         policy: P,
         classifier: C,
         notify: N,
+        budget: B,
         attempt_timeout: Option<Duration>,
         timed: bool,
         call: CallState,
@@ -78,17 +80,18 @@ pin_project! {
     }
 }
 
-impl<Op, Fut, P, C, N> RetryFuture<Op, Fut, P, C, N>
+impl<Op, Fut, P, C, N, B> RetryFuture<Op, Fut, P, C, N, B>
 where
     P: RetryPolicy,
 {
-    pub(crate) fn new(retry: Retry<Op, P, C, N>) -> Self {
+    pub(crate) fn new(retry: Retry<Op, P, C, N, B>) -> Self {
         let timed = retry.attempt_timeout.is_some() || retry.policy.deadline().is_some();
         RetryFuture {
             op: retry.op,
             policy: retry.policy,
             classifier: retry.classifier,
             notify: retry.notify,
+            budget: retry.budget,
             attempt_timeout: retry.attempt_timeout,
             timed,
             call: CallState::new(retry.seed),
@@ -118,7 +121,7 @@ fn attempt_timer(
     }
 }
 
-impl<Op, Fut, T, E, P, C, N> Future for RetryFuture<Op, Fut, P, C, N>
+impl<Op, Fut, T, E, P, C, N, B> Future for RetryFuture<Op, Fut, P, C, N, B>
 where
     Op: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -126,6 +129,7 @@ where
     P: RetryPolicy,
     C: Classify<E>,
     N: Notify<E>,
+    B: RetryBudget,
 {
     type Output = Result<T, RetryError<E>>;
 
@@ -135,7 +139,7 @@ where
         loop {
             let failure = match this.state.as_mut().project() {
                 StateProj::Ready => {
-                    let attempt = this.call.start_attempt(*this.timed);
+                    let attempt = this.call.start_attempt(*this.timed, &*this.budget);
                     let timer = if *this.timed {
                         attempt_timer(this.call, *this.attempt_timeout, this.policy.deadline())
                     } else {
@@ -149,6 +153,7 @@ where
                 }
                 StateProj::Running { attempt, timer } => match attempt.poll(cx) {
                     Poll::Ready(Ok(value)) => {
+                        this.call.succeeded(&*this.budget);
                         this.state.set(State::Done);
                         return Poll::Ready(Ok(value));
                     }
@@ -159,8 +164,7 @@ where
                             ready!(sleep.poll(cx));
                             if *at_deadline {
                                 this.state.set(State::Done);
-                                let elapsed = this.call.elapsed();
-                                let err = this.call.give_up(StopReason::Deadline, elapsed, None);
+                                let err = this.call.give_up_at_deadline(&*this.budget);
                                 return Poll::Ready(Err(err));
                             }
                             None
@@ -180,7 +184,7 @@ where
                 Some(error) => this.classifier.classify(error),
                 None => Classification::timeout(),
             };
-            let (decision, elapsed) = this.call.decide(&*this.policy, verdict);
+            let (decision, elapsed) = this.call.decide(&*this.policy, &*this.budget, verdict);
             let delay = match decision {
                 Decision::Retry(delay) => delay,
                 Decision::Stop(reason) => {
@@ -201,6 +205,7 @@ where
                 failure.as_ref().map(|e| e as &dyn Debug),
                 verdict,
                 delay,
+                this.call.taken(),
             );
             // Drop the failed attempt's error, then its future (and with them
             // any response or connection they hold) before sleeping.
@@ -218,11 +223,14 @@ where
     }
 }
 
-impl<Op, Fut, P: fmt::Debug, C: fmt::Debug, N> fmt::Debug for RetryFuture<Op, Fut, P, C, N> {
+impl<Op, Fut, P: fmt::Debug, C: fmt::Debug, N, B: fmt::Debug> fmt::Debug
+    for RetryFuture<Op, Fut, P, C, N, B>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryFuture")
             .field("policy", &self.policy)
             .field("classifier", &self.classifier)
+            .field("budget", &self.budget)
             .field("attempt_timeout", &self.attempt_timeout)
             .field("attempt", &self.call.attempt())
             .finish_non_exhaustive()

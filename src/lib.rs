@@ -10,6 +10,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod blocking;
+pub mod budget;
 mod call;
 pub mod classify;
 mod error;

@@ -1,5 +1,6 @@
 //! The combinator that *does* the retrying: `retry(op).policy(..).await`.
 
+use crate::budget::{NoBudget, RetryBudget};
 use crate::classify::{AlwaysRetry, Classify};
 use crate::future::RetryFuture;
 use crate::notify::Notify;
@@ -38,7 +39,7 @@ pub const DEFAULT_POLICY: Limited<Exponential> =
 /// - classifier: [`AlwaysRetry`], every error retryable
 ///   ([`IoErrors`](crate::classify::io::IoErrors) and the
 ///   [`http`](crate::classify::http) functions are one call away);
-/// - no notify hook, no attempt timeout, jitter seeded from the thread's
+/// - no notify hook, no [budget](Retry::budget), no attempt timeout, jitter seeded from the thread's
 ///   random generator on the first retry.
 ///
 /// # Examples
@@ -99,6 +100,7 @@ where
         notify: (),
         attempt_timeout: None,
         seed: None,
+        budget: NoBudget,
     }
 }
 
@@ -120,16 +122,17 @@ where
 /// ```
 #[must_use = "a retry does nothing until it is awaited or called"]
 #[derive(Debug, Clone)]
-pub struct Retry<Op, P = Limited<Exponential>, C = AlwaysRetry, N = ()> {
+pub struct Retry<Op, P = Limited<Exponential>, C = AlwaysRetry, N = (), B = NoBudget> {
     pub(crate) op: Op,
     pub(crate) policy: P,
     pub(crate) classifier: C,
     pub(crate) notify: N,
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) seed: Option<u64>,
+    pub(crate) budget: B,
 }
 
-impl<Op, P, C, N> Retry<Op, P, C, N> {
+impl<Op, P, C, N, B> Retry<Op, P, C, N, B> {
     /// Sets the policy: when to retry and when to stop.
     ///
     /// # Examples
@@ -146,7 +149,7 @@ impl<Op, P, C, N> Retry<Op, P, C, N> {
     /// assert_eq!(err.attempts(), 3);
     /// # }
     /// ```
-    pub fn policy<P2: RetryPolicy>(self, policy: P2) -> Retry<Op, P2, C, N> {
+    pub fn policy<P2: RetryPolicy>(self, policy: P2) -> Retry<Op, P2, C, N, B> {
         Retry {
             op: self.op,
             policy,
@@ -154,6 +157,7 @@ impl<Op, P, C, N> Retry<Op, P, C, N> {
             notify: self.notify,
             attempt_timeout: self.attempt_timeout,
             seed: self.seed,
+            budget: self.budget,
         }
     }
 
@@ -173,7 +177,7 @@ impl<Op, P, C, N> Retry<Op, P, C, N> {
     /// assert_eq!(err.attempts(), 1);
     /// # }
     /// ```
-    pub fn classify<C2>(self, classifier: C2) -> Retry<Op, P, C2, N> {
+    pub fn classify<C2>(self, classifier: C2) -> Retry<Op, P, C2, N, B> {
         Retry {
             op: self.op,
             policy: self.policy,
@@ -181,6 +185,7 @@ impl<Op, P, C, N> Retry<Op, P, C, N> {
             notify: self.notify,
             attempt_timeout: self.attempt_timeout,
             seed: self.seed,
+            budget: self.budget,
         }
     }
 
@@ -200,7 +205,7 @@ impl<Op, P, C, N> Retry<Op, P, C, N> {
     /// assert_eq!(retries, 2);
     /// # }
     /// ```
-    pub fn notify<N2>(self, notify: N2) -> Retry<Op, P, C, N2> {
+    pub fn notify<N2>(self, notify: N2) -> Retry<Op, P, C, N2, B> {
         Retry {
             op: self.op,
             policy: self.policy,
@@ -208,6 +213,7 @@ impl<Op, P, C, N> Retry<Op, P, C, N> {
             notify,
             attempt_timeout: self.attempt_timeout,
             seed: self.seed,
+            budget: self.budget,
         }
     }
 
@@ -263,9 +269,47 @@ impl<Op, P, C, N> Retry<Op, P, C, N> {
         self.seed = Some(seed);
         self
     }
+
+    /// Draws this call's retries from `budget`, a cap shared with other calls
+    /// (see [`budget`](crate::budget)). Pass it by reference or in an `Arc`.
+    ///
+    /// Before each retry the call asks the budget; when it refuses, the call
+    /// stops with [`StopReason::BudgetExhausted`](crate::StopReason::BudgetExhausted)
+    /// and the last attempt's error. Every attempt's outcome is reported to
+    /// the budget. Without a budget, retries are limited by the policy alone.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use persevere::{StopReason, budget::GrpcThrottle};
+    /// use std::sync::Arc;
+    ///
+    /// // Retries stop once the token count falls to half of 4.
+    /// let throttle = Arc::new(GrpcThrottle::new(4, 0.1));
+    /// let err = persevere::retry(|| async { Err::<(), _>("unavailable") })
+    ///     .budget(Arc::clone(&throttle))
+    ///     .await
+    ///     .unwrap_err();
+    /// assert_eq!(err.reason(), StopReason::BudgetExhausted);
+    /// assert_eq!((err.attempts(), throttle.tokens()), (2, 2.0));
+    /// # }
+    /// ```
+    pub fn budget<B2: RetryBudget>(self, budget: B2) -> Retry<Op, P, C, N, B2> {
+        Retry {
+            op: self.op,
+            policy: self.policy,
+            classifier: self.classifier,
+            notify: self.notify,
+            attempt_timeout: self.attempt_timeout,
+            seed: self.seed,
+            budget,
+        }
+    }
 }
 
-impl<Op, Fut, T, E, P, C, N> IntoFuture for Retry<Op, P, C, N>
+impl<Op, Fut, T, E, P, C, N, B> IntoFuture for Retry<Op, P, C, N, B>
 where
     Op: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -273,9 +317,10 @@ where
     P: RetryPolicy,
     C: Classify<E>,
     N: Notify<E>,
+    B: RetryBudget,
 {
     type Output = Result<T, crate::RetryError<E>>;
-    type IntoFuture = RetryFuture<Op, Fut, P, C, N>;
+    type IntoFuture = RetryFuture<Op, Fut, P, C, N, B>;
 
     fn into_future(self) -> Self::IntoFuture {
         RetryFuture::new(self)
