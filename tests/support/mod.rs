@@ -29,8 +29,12 @@ use tokio::time::{Instant, timeout};
 /// The longest the server waits for a request, or for the client to close.
 pub const IO_LIMIT: Duration = Duration::from_secs(30);
 
-/// The body of every error response: the client may or may not read it.
-const ERROR_BODY: &str = "the server could not answer this request; try again later\n";
+/// The body of every error response, 64 KiB: more than a client reads
+/// ahead, so a client that holds an error response unread holds its
+/// connection open too.
+fn error_body() -> String {
+    "try again later\n".repeat(4096)
+}
 
 /// What the server does with one connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -296,8 +300,8 @@ async fn answer(mut stream: TcpStream, fault: Option<Fault>, plan: &Plan, stats:
             return reset(stream);
         }
         Fault::NeverAnswer => return wait_for_close(stream, stats).await,
-        Fault::Status(code) => response(code, None, ERROR_BODY),
-        Fault::StatusRetryAfter(code, value) => response(code, Some(&value), ERROR_BODY),
+        Fault::Status(code) => response(code, None, &error_body()),
+        Fault::StatusRetryAfter(code, value) => response(code, Some(&value), &error_body()),
         Fault::Ok(body) => response(200, None, &body),
     };
     if stream.write_all(response.as_bytes()).await.is_ok() {
