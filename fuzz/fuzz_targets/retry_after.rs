@@ -1,0 +1,44 @@
+//! `Retry-After` parsing on arbitrary bytes: no panic, and an accepted delay
+//! is attached only to a retryable status and capped by a policy.
+//!
+//! Run with `cargo +nightly fuzz run retry_after` from the crate's root.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use persevere::classify::http::{classify_parts, classify_response_at, parse_retry_after};
+use persevere::{AttemptContext, Decision, Fixed, JitterRng, RetryPolicy};
+use std::time::{Duration, UNIX_EPOCH};
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&status, value)) = data.split_first() else {
+        return;
+    };
+    let status = 400 + u16::from(status) % 200;
+    let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+
+    if let Ok(text) = std::str::from_utf8(value) {
+        let parsed = parse_retry_after(text, now);
+        let verdict = classify_response_at(status, Some(text), now);
+        assert!(verdict.server_delay().is_none() || verdict.is_retryable());
+        if let (Some(asked), Some(kind)) = (parsed, verdict.kind()) {
+            let max = Duration::from_secs(60);
+            let failed = AttemptContext::new(1, Duration::ZERO)
+                .with_kind(kind)
+                .with_server_delay(Some(asked));
+            let decision = Fixed::new(Duration::from_secs(1))
+                .with_max_delay(max)
+                .decide(&failed, &mut JitterRng::from_seed(0));
+            assert_eq!(decision, Decision::Retry(asked.min(max)));
+        }
+    }
+
+    // The same bytes as a header value, through the `http` crate's types.
+    if let (Ok(header), Ok(code)) = (
+        http::HeaderValue::from_bytes(value),
+        http::StatusCode::from_u16(status),
+    ) {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::RETRY_AFTER, header);
+        let _ = classify_parts(code, &headers);
+    }
+});
