@@ -30,7 +30,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .classify(classify)
         .attempt_timeout(Duration::from_secs(5))
         .notify(|event: &RetryEvent<'_, FetchError>| {
-            let error = event.error().map_or("timed out".to_string(), ToString::to_string);
+            let error = event
+                .error()
+                .map_or("timed out".to_string(), ToString::to_string);
             println!(
                 "attempt {} failed: {error} ({:?}); retrying in {:?}",
                 event.attempt(),
@@ -47,14 +49,20 @@ async fn main() -> Result<(), Box<dyn Error>> {
 #[derive(Debug)]
 enum FetchError {
     Io(std::io::Error),
-    Status { code: u16, retry_after: Option<String> },
+    Status {
+        code: u16,
+        retry_after: Option<String>,
+    },
 }
 
 impl fmt::Display for FetchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FetchError::Io(e) => write!(f, "{e}"),
-            FetchError::Status { code, retry_after: Some(after) } => {
+            FetchError::Status {
+                code,
+                retry_after: Some(after),
+            } => {
                 write!(f, "HTTP {code} (Retry-After: {after})")
             }
             FetchError::Status { code, .. } => write!(f, "HTTP {code}"),
@@ -85,9 +93,15 @@ fn classify(error: &FetchError) -> Classification {
 async fn get(addr: SocketAddr) -> Result<String, FetchError> {
     let mut stream = TcpStream::connect(addr).await.map_err(FetchError::Io)?;
     let request = format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.map_err(FetchError::Io)?;
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(FetchError::Io)?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).await.map_err(FetchError::Io)?;
+    stream
+        .read_to_string(&mut response)
+        .await
+        .map_err(FetchError::Io)?;
 
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let code = head
@@ -97,7 +111,8 @@ async fn get(addr: SocketAddr) -> Result<String, FetchError> {
         .ok_or_else(|| FetchError::Io(std::io::ErrorKind::InvalidData.into()))?;
     let retry_after = head.lines().find_map(|line| {
         let (name, value) = line.split_once(':')?;
-        name.eq_ignore_ascii_case("retry-after").then(|| value.trim().to_string())
+        name.eq_ignore_ascii_case("retry-after")
+            .then(|| value.trim().to_string())
     });
     if code == 200 {
         Ok(body.to_string())
@@ -112,7 +127,9 @@ async fn start_flaky_server() -> std::io::Result<SocketAddr> {
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
         for connection in 0..3 {
-            let Ok((mut stream, _)) = listener.accept().await else { return };
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
             let mut request = [0u8; 1024];
             let _ = stream.read(&mut request).await;
             let reply = match connection {
@@ -122,7 +139,9 @@ async fn start_flaky_server() -> std::io::Result<SocketAddr> {
                     drop(stream);
                     continue;
                 }
-                1 => "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n",
+                1 => {
+                    "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"
+                }
                 _ => "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nhello, world!",
             };
             let _ = stream.write_all(reply.as_bytes()).await;

@@ -409,4 +409,25 @@ mod tests {
             Decision::Retry(Duration::from_secs(4))
         );
     }
+
+    #[test]
+    fn seeded_schedules_are_pinned_for_every_jitter_mode() {
+        let base = Exponential::new()
+            .with_initial_delay(100 * MS)
+            .with_max_delay(Duration::from_secs(2));
+        let cases: [(Jitter, [u128; 6]); 5] = [
+            (Jitter::Full, [5, 66, 318, 595, 81, 1506]),
+            (Jitter::Equal, [52, 133, 359, 697, 840, 1753]),
+            (Jitter::Decorrelated, [111, 177, 444, 1018, 249, 589]),
+            (Jitter::Additive(50 * MS), [102, 216, 439, 837, 1602, 2000]),
+            (Jitter::Proportional(0.2), [82, 186, 447, 878, 1312, 2000]),
+        ];
+        for (jitter, expected) in cases {
+            let got: Vec<u128> = schedule(&base.with_jitter(jitter), 7)
+                .take(6)
+                .map(|d| d.as_millis())
+                .collect();
+            assert_eq!(got, expected, "{jitter:?}");
+        }
+    }
 }

@@ -212,4 +212,11 @@ mod tests {
             Decision::Retry(Duration::from_secs(60))
         );
     }
+
+    #[test]
+    fn seeded_full_jitter_is_pinned() {
+        let p = Fixed::new(100 * MS).with_jitter(Jitter::Full);
+        let got: Vec<u128> = schedule(&p, 7).take(6).map(|d| d.as_millis()).collect();
+        assert_eq!(got, [5, 33, 79, 74, 5, 75]);
+    }
 }

@@ -264,4 +264,38 @@ mod tests {
         assert!(got.iter().all(|d| *d <= Duration::from_secs(60)));
         assert_eq!(google_api_core().deadline(), Some(Duration::from_secs(120)));
     }
+
+    #[test]
+    fn seeded_schedules_are_pinned_for_every_preset() {
+        let millis = |p: &dyn RetryPolicy| -> Vec<u128> {
+            schedule(p, 7).take(8).map(|d| d.as_millis()).collect()
+        };
+        let expected: [(&str, &dyn RetryPolicy, &[u128]); 6] = [
+            (
+                "cloud_storage",
+                &cloud_storage(),
+                &[1056, 2332, 4795, 8744, 16050, 32000, 32000, 32000],
+            ),
+            (
+                "google_api_core",
+                &google_api_core(),
+                &[56, 664, 3181, 5955, 812, 24109, 41979],
+            ),
+            ("aws_standard", &aws_standard(), &[2, 33]),
+            ("aws_standard_legacy", &aws_standard_legacy(), &[56, 664]),
+            (
+                "gsutil",
+                &gsutil(),
+                &[56, 664, 3181, 5955, 812, 24109, 41979, 55996],
+            ),
+            (
+                "grpc",
+                &grpc_connection_backoff(),
+                &[822, 1492, 2862, 4496, 5375, 11548, 18117, 31495],
+            ),
+        ];
+        for (name, policy, delays) in expected {
+            assert_eq!(millis(policy), delays, "{name}");
+        }
+    }
 }

@@ -1,0 +1,235 @@
+//! persevere's combinator against a bare `.await`, a hand-written loop and the
+//! peer crates, in one run: the success path, three zero-delay retries on the
+//! paused and on the real clock, and many concurrent retrying calls.
+//!
+//! Every column builds its policy per call, as user code does.
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use std::future::{Future, IntoFuture};
+use std::hint::black_box;
+use std::io::{Error, ErrorKind};
+use std::time::Duration;
+use tokio::runtime::{Builder, Runtime};
+
+fn runtime(paused: bool) -> Runtime {
+    Builder::new_current_thread()
+        .enable_time()
+        .start_paused(paused)
+        .build()
+        .unwrap()
+}
+
+/// An op that fails `failures` times, then returns 42; fresh per call.
+fn flaky(failures: u32) -> impl FnMut() -> std::future::Ready<Result<u32, Error>> {
+    let mut n = 0;
+    move || {
+        n += 1;
+        std::future::ready(if n <= failures {
+            Err(Error::from(ErrorKind::ConnectionReset))
+        } else {
+            Ok(black_box(42))
+        })
+    }
+}
+
+/// The minimal retry loop a user would write by hand: at most `max` attempts,
+/// a zero delay that yields instead of sleeping.
+async fn hand_written<F, Fut, T, E>(mut op: F, max: u32, delay: Duration) -> Result<T, E>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match op().await {
+            Ok(value) => return Ok(value),
+            Err(error) if attempt >= max => return Err(error),
+            Err(_) if delay.is_zero() => tokio::task::yield_now().await,
+            Err(_) => tokio::time::sleep(delay).await,
+        }
+    }
+}
+
+async fn with_persevere(failures: u32) -> u32 {
+    use persevere::{Fixed, RetryPolicyExt};
+    persevere::retry(flaky(failures))
+        .policy(Fixed::new(Duration::ZERO).with_max_attempts(4))
+        .await
+        .unwrap()
+}
+
+async fn with_persevere_default(failures: u32) -> u32 {
+    persevere::retry(flaky(failures)).await.unwrap()
+}
+
+async fn with_backon(failures: u32) -> u32 {
+    use backon::{ConstantBuilder, Retryable};
+    flaky(failures)
+        .retry(
+            ConstantBuilder::new()
+                .with_delay(Duration::ZERO)
+                .with_max_times(3),
+        )
+        .await
+        .unwrap()
+}
+
+async fn with_tokio_retry2(failures: u32) -> u32 {
+    use tokio_retry2::strategy::FixedInterval;
+    use tokio_retry2::{Retry, RetryError};
+    let mut op = flaky(failures);
+    let action = move || {
+        let result = op().into_inner().map_err(RetryError::transient);
+        std::future::ready(result)
+    };
+    Retry::spawn(FixedInterval::new(Duration::ZERO).take(3), action)
+        .await
+        .unwrap()
+}
+
+async fn with_backoff(failures: u32) -> u32 {
+    let mut op = flaky(failures);
+    let policy = backoff::backoff::Constant::new(Duration::ZERO);
+    backoff::future::retry(policy, move || {
+        std::future::ready(op().into_inner().map_err(backoff::Error::transient))
+    })
+    .await
+    .unwrap()
+}
+
+async fn with_hand_written(failures: u32) -> u32 {
+    hand_written(flaky(failures), 4, Duration::ZERO)
+        .await
+        .unwrap()
+}
+
+/// The columns shared by the success and retry groups.
+fn columns(c: &mut Criterion, group: &str, paused: bool, failures: u32) {
+    let rt = runtime(paused);
+    let mut g = c.benchmark_group(group);
+    if failures == 0 {
+        g.bench_function("bare_await", |b| {
+            b.to_async(&rt).iter(|| async { flaky(0)().await.unwrap() })
+        });
+    }
+    g.bench_function("hand_written", |b| {
+        b.to_async(&rt).iter(|| with_hand_written(failures))
+    });
+    g.bench_function("persevere", |b| {
+        b.to_async(&rt).iter(|| with_persevere(failures))
+    });
+    if failures == 0 {
+        g.bench_function("persevere_default", |b| {
+            b.to_async(&rt).iter(|| with_persevere_default(failures))
+        });
+    }
+    g.bench_function("tokio_retry2", |b| {
+        b.to_async(&rt).iter(|| with_tokio_retry2(failures))
+    });
+    g.bench_function("backon", |b| b.to_async(&rt).iter(|| with_backon(failures)));
+    g.bench_function("backoff", |b| {
+        b.to_async(&rt).iter(|| with_backoff(failures))
+    });
+    g.finish();
+}
+
+fn success(c: &mut Criterion) {
+    columns(c, "success", false, 0);
+}
+
+fn retry3_paused(c: &mut Criterion) {
+    columns(c, "retry3_paused", true, 3);
+}
+
+fn retry3_real(c: &mut Criterion) {
+    columns(c, "retry3_real", false, 3);
+}
+
+/// 10,000 concurrent calls, each failing twice with a 10 ms delay, on the
+/// paused clock. Also prints each library's future size for a trivial op.
+fn concurrent(c: &mut Criterion) {
+    use persevere::{Fixed, RetryPolicyExt};
+    print_future_sizes();
+    let rt = runtime(true);
+    let mut g = c.benchmark_group("concurrent");
+    g.sample_size(10);
+    for calls in [10_000u32] {
+        g.bench_with_input(BenchmarkId::new("persevere", calls), &calls, |b, &calls| {
+            b.to_async(&rt).iter(|| async move {
+                let mut set = tokio::task::JoinSet::new();
+                for _ in 0..calls {
+                    set.spawn(
+                        persevere::retry(flaky(2))
+                            .policy(Fixed::new(Duration::from_millis(10)).with_max_attempts(3))
+                            .into_future(),
+                    );
+                }
+                while let Some(done) = set.join_next().await {
+                    black_box(done.unwrap().unwrap());
+                }
+            })
+        });
+        g.bench_with_input(
+            BenchmarkId::new("hand_written", calls),
+            &calls,
+            |b, &calls| {
+                b.to_async(&rt).iter(|| async move {
+                    let mut set = tokio::task::JoinSet::new();
+                    for _ in 0..calls {
+                        set.spawn(hand_written(flaky(2), 3, Duration::from_millis(10)));
+                    }
+                    while let Some(done) = set.join_next().await {
+                        black_box(done.unwrap().unwrap());
+                    }
+                })
+            },
+        );
+    }
+    g.finish();
+}
+
+/// The size of each library's own retry future for the same trivial op and a
+/// zero-delay, 3-retry policy.
+fn print_future_sizes() {
+    use backon::{ConstantBuilder, Retryable};
+    use persevere::{Fixed, RetryPolicyExt};
+    use tokio_retry2::strategy::FixedInterval;
+
+    let persevere = persevere::retry(flaky(0))
+        .policy(Fixed::new(Duration::ZERO).with_max_attempts(4))
+        .into_future();
+    let persevere_default = persevere::retry(flaky(0)).into_future();
+    let hand = hand_written(flaky(0), 4, Duration::ZERO);
+    let mut op = flaky(0);
+    let retry2 =
+        tokio_retry2::Retry::spawn(FixedInterval::new(Duration::ZERO).take(3), move || {
+            std::future::ready(
+                op().into_inner()
+                    .map_err(tokio_retry2::RetryError::transient),
+            )
+        });
+    let backon = flaky(0).retry(
+        ConstantBuilder::new()
+            .with_delay(Duration::ZERO)
+            .with_max_times(3),
+    );
+    let mut op = flaky(0);
+    let backoff =
+        backoff::future::retry(backoff::backoff::Constant::new(Duration::ZERO), move || {
+            std::future::ready(op().into_inner().map_err(backoff::Error::transient))
+        });
+    println!(
+        "future size in bytes: persevere {} (default policy {}), hand_written {}, \
+         tokio_retry2 {}, backon {}, backoff {}",
+        std::mem::size_of_val(&persevere),
+        std::mem::size_of_val(&persevere_default),
+        std::mem::size_of_val(&hand),
+        std::mem::size_of_val(&retry2),
+        std::mem::size_of_val(&backon),
+        std::mem::size_of_val(&backoff),
+    );
+}
+
+criterion_group!(benches, success, retry3_paused, retry3_real, concurrent);
+criterion_main!(benches);
