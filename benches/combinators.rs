@@ -154,38 +154,37 @@ fn concurrent(c: &mut Criterion) {
     let rt = runtime(true);
     let mut g = c.benchmark_group("concurrent");
     g.sample_size(10);
-    for calls in [10_000u32] {
-        g.bench_with_input(BenchmarkId::new("persevere", calls), &calls, |b, &calls| {
+    let calls = 10_000u32;
+    g.bench_with_input(BenchmarkId::new("persevere", calls), &calls, |b, &calls| {
+        b.to_async(&rt).iter(|| async move {
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..calls {
+                set.spawn(
+                    persevere::retry(flaky(2))
+                        .policy(Fixed::new(Duration::from_millis(10)).with_max_attempts(3))
+                        .into_future(),
+                );
+            }
+            while let Some(done) = set.join_next().await {
+                black_box(done.unwrap().unwrap());
+            }
+        })
+    });
+    g.bench_with_input(
+        BenchmarkId::new("hand_written", calls),
+        &calls,
+        |b, &calls| {
             b.to_async(&rt).iter(|| async move {
                 let mut set = tokio::task::JoinSet::new();
                 for _ in 0..calls {
-                    set.spawn(
-                        persevere::retry(flaky(2))
-                            .policy(Fixed::new(Duration::from_millis(10)).with_max_attempts(3))
-                            .into_future(),
-                    );
+                    set.spawn(hand_written(flaky(2), 3, Duration::from_millis(10)));
                 }
                 while let Some(done) = set.join_next().await {
                     black_box(done.unwrap().unwrap());
                 }
             })
-        });
-        g.bench_with_input(
-            BenchmarkId::new("hand_written", calls),
-            &calls,
-            |b, &calls| {
-                b.to_async(&rt).iter(|| async move {
-                    let mut set = tokio::task::JoinSet::new();
-                    for _ in 0..calls {
-                        set.spawn(hand_written(flaky(2), 3, Duration::from_millis(10)));
-                    }
-                    while let Some(done) = set.join_next().await {
-                        black_box(done.unwrap().unwrap());
-                    }
-                })
-            },
-        );
-    }
+        },
+    );
     g.finish();
 }
 
