@@ -1,5 +1,6 @@
 //! Errors: why a call stopped retrying, and why a configuration is invalid.
 
+use std::borrow::Cow;
 use std::error::Error;
 use std::fmt;
 use std::time::Duration;
@@ -45,7 +46,8 @@ impl fmt::Display for StopReason {
 /// last attempt, and what happened.
 ///
 /// Its `Display` reads like `gave up after 5 attempts in 31.2s: connection
-/// reset by peer`. [`source`](Error::source) is the last attempt's error, so
+/// reset by peer`, prefixed by what the call was doing when a
+/// [context](Self::with_context) is attached. [`source`](Error::source) is the last attempt's error, so
 /// classifiers and error reporters that walk the chain still find it.
 ///
 /// # Examples
@@ -72,6 +74,7 @@ pub struct RetryError<E> {
     attempts: u32,
     elapsed: Duration,
     last_error: Option<E>,
+    context: Option<Cow<'static, str>>,
 }
 
 impl<E> RetryError<E> {
@@ -86,7 +89,45 @@ impl<E> RetryError<E> {
             attempts,
             elapsed,
             last_error,
+            context: None,
         }
+    }
+
+    /// Says what the call was doing, in front of the message:
+    /// `deleting role build-bot: gave up after 10 attempts in 12.3s: …`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let err = persevere::retry(|| async { Err::<(), _>("Throttling: Rate exceeded") })
+    ///     .await
+    ///     .unwrap_err()
+    ///     .with_context(format!("deleting role {}", "build-bot"));
+    /// assert!(err.to_string().starts_with("deleting role build-bot: gave up after 3 attempts in "));
+    /// assert_eq!(err.context(), Some("deleting role build-bot"));
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_context(mut self, context: impl Into<Cow<'static, str>>) -> Self {
+        self.context = Some(context.into());
+        self
+    }
+
+    /// What the call was doing, if a context was attached.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let err = persevere::retry(|| async { Err::<(), _>(()) }).await.unwrap_err();
+    /// assert_eq!(err.context(), None);
+    /// # }
+    /// ```
+    pub fn context(&self) -> Option<&str> {
+        self.context.as_deref()
     }
 
     /// Why retrying stopped.
@@ -213,6 +254,9 @@ impl<E> RetryError<E> {
 impl<E: fmt::Display> fmt::Display for RetryError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let plural = if self.attempts == 1 { "" } else { "s" };
+        if let Some(context) = &self.context {
+            write!(f, "{context}: ")?;
+        }
         write!(
             f,
             "{} after {} attempt{plural} in {:.1?}: ",
@@ -232,6 +276,7 @@ impl<E: fmt::Debug> fmt::Debug for RetryError<E> {
             .field("attempts", &self.attempts)
             .field("elapsed", &self.elapsed)
             .field("last_error", &self.last_error)
+            .field("context", &self.context)
             .finish()
     }
 }
