@@ -2,13 +2,14 @@
 //! and hooks, sleeping the thread with `std::thread::sleep`.
 
 use crate::budget::RetryBudget;
-use crate::call::{CallState, report_retry};
+use crate::call::CallState;
 use crate::classify::Classify;
 use crate::error::RetryError;
-use crate::notify::{Notify, RetryEvent};
-use crate::policy::{Decision, RetryPolicy};
+use crate::notify::Notify;
+use crate::policy::RetryPolicy;
 use crate::retry::Retry;
 use std::fmt::Debug;
+use tracing::Span;
 
 impl<Op, T, E, P, C, N, B> Retry<Op, P, C, N, B>
 where
@@ -50,9 +51,9 @@ where
     pub fn call(mut self) -> Result<T, RetryError<E>> {
         let timed = self.policy.deadline().is_some();
         let mut call = CallState::new(self.seed);
-        let _entered = tracing::info_span!(target: "persevere", "retry").entered();
         loop {
             let attempt = call.start_attempt(timed, &self.budget);
+            let entered = call.span().map(Span::enter);
             let error = match (self.op)(attempt) {
                 Ok(value) => {
                     call.succeeded(&self.budget);
@@ -60,21 +61,14 @@ where
                 }
                 Err(error) => error,
             };
-            let verdict = self.classifier.classify(&error);
-            let (decision, elapsed) = call.decide(&self.policy, &self.budget, verdict);
-            let delay = match decision {
-                Decision::Retry(delay) => delay,
-                Decision::Stop(reason) => return Err(call.give_up(reason, elapsed, Some(error))),
-            };
-            self.notify.notify(&RetryEvent {
-                attempt,
-                error: Some(&error),
-                classification: verdict,
-                delay,
-                elapsed,
-            });
-            report_retry(attempt, Some(&error), verdict, delay, call.taken());
-            drop(error);
+            drop(entered);
+            let delay = call.after_failure(
+                Some(error),
+                &self.policy,
+                &self.classifier,
+                &mut self.notify,
+                &self.budget,
+            )?;
             if !delay.is_zero() {
                 std::thread::sleep(delay);
             }

@@ -1,15 +1,18 @@
 //! The state of one call, shared by the async and the blocking combinator:
-//! the attempt count, the clock, the previous delay, the jitter generator and
-//! the budget tokens taken, and the tracing events that report them.
+//! the attempt count, the clock, the previous delay, the jitter generator,
+//! the budget tokens taken and the call's span; and what happens after a
+//! failed attempt, reported to the notify hook and to tracing.
 
 use crate::budget::RetryBudget;
-use crate::classify::{Classification, RetryKind};
+use crate::classify::{Classification, Classify, RetryKind};
 use crate::error::{RetryError, StopReason};
+use crate::notify::{Notify, RetryEvent};
 use crate::policy::{AttemptContext, Decision, RetryPolicy};
 use crate::rng::JitterRng;
 use std::fmt::{self, Debug};
 use std::time::Duration;
 use tokio::time::Instant;
+use tracing::Span;
 
 /// What the tracing events say in place of an error for an attempt that did
 /// not finish in time.
@@ -24,21 +27,25 @@ impl Debug for TimedOut {
 #[derive(Debug)]
 pub(crate) struct CallState {
     attempt: u32,
+    /// Budget tokens this call's retries took.
+    taken: u32,
     start: Option<Instant>,
     previous_delay: Option<Duration>,
     rng: JitterRng,
-    /// Budget tokens this call's retries took.
-    taken: u32,
+    /// Opened when the first attempt fails, so that a call that succeeds at
+    /// once costs no span.
+    span: Option<Span>,
 }
 
 impl CallState {
     pub(crate) fn new(seed: Option<u64>) -> Self {
         CallState {
             attempt: 0,
+            taken: 0,
             start: None,
             previous_delay: None,
             rng: seed.map_or_else(JitterRng::from_entropy, JitterRng::from_seed),
-            taken: 0,
+            span: None,
         }
     }
 
@@ -56,8 +63,14 @@ impl CallState {
         self.attempt
     }
 
+    /// The number of the latest attempt; 0 before the first.
     pub(crate) fn attempt(&self) -> u32 {
         self.attempt
+    }
+
+    /// The call's span, once an attempt has failed.
+    pub(crate) fn span(&self) -> Option<&Span> {
+        self.span.as_ref()
     }
 
     /// Time since the clock started, starting it now if it has not yet.
@@ -71,23 +84,73 @@ impl CallState {
         budget.on_success(self.attempt > 1, self.taken);
     }
 
-    /// Budget tokens this call's retries took so far.
-    pub(crate) fn taken(&self) -> u32 {
-        self.taken
+    /// Handles a failed attempt, whose error is `failure` (`None` for an
+    /// attempt that hit its attempt timeout): reports it to the budget, asks
+    /// the policy what to do and, for a retry, the budget whether it may.
+    ///
+    /// On a retry it tells the notify hook and tracing, drops the error (and
+    /// whatever connection it holds) and returns the delay to sleep; on a stop
+    /// it returns the caller's error.
+    pub(crate) fn after_failure<E, P, C, N, B>(
+        &mut self,
+        failure: Option<E>,
+        policy: &P,
+        classifier: &C,
+        notify: &mut N,
+        budget: &B,
+    ) -> Result<Duration, RetryError<E>>
+    where
+        E: Debug,
+        P: RetryPolicy + ?Sized,
+        C: Classify<E>,
+        N: Notify<E>,
+        B: RetryBudget,
+    {
+        let verdict = match &failure {
+            Some(error) => classifier.classify(error),
+            None => Classification::timeout(),
+        };
+        budget.on_failure(verdict.kind());
+        let elapsed = self.elapsed();
+        let delay = match self.decide(policy, budget, verdict, elapsed) {
+            Decision::Retry(delay) => delay,
+            Decision::Stop(reason) => return Err(self.give_up(reason, elapsed, failure)),
+        };
+        notify.notify(&RetryEvent {
+            attempt: self.attempt,
+            error: failure.as_ref(),
+            classification: verdict,
+            delay,
+            elapsed,
+        });
+        let error = failure
+            .as_ref()
+            .map_or(&TimedOut as &dyn Debug, |e| e as &dyn Debug);
+        let (attempt, taken) = (self.attempt, self.taken);
+        tracing::info!(
+            target: "persevere",
+            parent: self.open_span(),
+            attempt,
+            error = ?error,
+            kind = ?verdict.kind().unwrap_or(RetryKind::Transient),
+            server_delay = ?verdict.server_delay(),
+            delay = ?delay,
+            budget_taken = taken,
+            "attempt failed, retrying"
+        );
+        Ok(delay)
     }
 
-    /// Reports the failure classified as `verdict` to the budget, then asks
-    /// the policy what to do, then, for a retry, the budget whether it may.
-    pub(crate) fn decide<P: RetryPolicy + ?Sized, B: RetryBudget>(
+    /// The policy's decision, then the budget's for a retry.
+    fn decide<P: RetryPolicy + ?Sized, B: RetryBudget>(
         &mut self,
         policy: &P,
         budget: &B,
         verdict: Classification,
-    ) -> (Decision, Duration) {
-        budget.on_failure(verdict.kind());
-        let elapsed = self.elapsed();
+        elapsed: Duration,
+    ) -> Decision {
         let Some(kind) = verdict.kind() else {
-            return (Decision::Stop(StopReason::Terminal), elapsed);
+            return Decision::Stop(StopReason::Terminal);
         };
         let mut failed = AttemptContext::new(self.attempt, elapsed)
             .with_kind(kind)
@@ -98,12 +161,12 @@ impl CallState {
         let decision = policy.decide(&failed, &mut self.rng);
         if let Decision::Retry(delay) = decision {
             let Some(tokens) = budget.try_withdraw(kind) else {
-                return (Decision::Stop(StopReason::BudgetExhausted), elapsed);
+                return Decision::Stop(StopReason::BudgetExhausted);
             };
             self.taken = self.taken.saturating_add(tokens);
             self.previous_delay = Some(delay);
         }
-        (decision, elapsed)
+        decision
     }
 
     /// Reports an attempt cut at the deadline to the budget, and gives up.
@@ -117,57 +180,31 @@ impl CallState {
     }
 
     /// Reports the stop and builds the caller's error.
-    pub(crate) fn give_up<E: Debug>(
-        &self,
+    fn give_up<E: Debug>(
+        &mut self,
         reason: StopReason,
         elapsed: Duration,
         last_error: Option<E>,
     ) -> RetryError<E> {
-        let error = match &last_error {
-            Some(error) => error as &dyn Debug,
-            None => &TimedOut,
-        };
-        report_give_up(self.attempt, elapsed, reason, self.taken, error);
+        let error = last_error
+            .as_ref()
+            .map_or(&TimedOut as &dyn Debug, |e| e as &dyn Debug);
+        let (attempts, taken) = (self.attempt, self.taken);
+        tracing::warn!(
+            target: "persevere",
+            parent: self.open_span(),
+            attempts,
+            elapsed = ?elapsed,
+            reason = %reason,
+            budget_taken = taken,
+            error = ?error,
+            "giving up"
+        );
         RetryError::new(reason, self.attempt, elapsed, last_error)
     }
-}
 
-/// One event per failed attempt that will be retried.
-pub(crate) fn report_retry(
-    attempt: u32,
-    error: Option<&dyn Debug>,
-    verdict: Classification,
-    delay: Duration,
-    budget_taken: u32,
-) {
-    let error = error.unwrap_or(&TimedOut);
-    let kind = verdict.kind().unwrap_or(RetryKind::Transient);
-    tracing::info!(
-        target: "persevere",
-        attempt,
-        error = ?error,
-        kind = ?kind,
-        server_delay = ?verdict.server_delay(),
-        delay = ?delay,
-        budget_taken,
-        "attempt failed, retrying"
-    );
-}
-
-fn report_give_up(
-    attempt: u32,
-    elapsed: Duration,
-    reason: StopReason,
-    budget_taken: u32,
-    error: &dyn Debug,
-) {
-    tracing::warn!(
-        target: "persevere",
-        attempts = attempt,
-        elapsed = ?elapsed,
-        reason = %reason,
-        budget_taken,
-        error = ?error,
-        "giving up"
-    );
+    fn open_span(&mut self) -> &Span {
+        self.span
+            .get_or_insert_with(|| tracing::info_span!(target: "persevere", "retry"))
+    }
 }

@@ -2,11 +2,11 @@
 //! runs an attempt, sleeps, and runs the next, without allocating.
 
 use crate::budget::{NoBudget, RetryBudget};
-use crate::call::{CallState, report_retry};
-use crate::classify::{Classification, Classify};
+use crate::call::CallState;
+use crate::classify::Classify;
 use crate::error::RetryError;
-use crate::notify::{Notify, RetryEvent};
-use crate::policy::{Decision, RetryPolicy};
+use crate::notify::Notify;
+use crate::policy::RetryPolicy;
 use crate::retry::Retry;
 use pin_project_lite::pin_project;
 use std::fmt::{self, Debug};
@@ -14,7 +14,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
-use tokio::time::{Sleep, sleep};
+use tokio::time::{Instant, Sleep};
+use tracing::Span;
 
 pin_project! {
     /// The future of a retrying call; made by awaiting a [`Retry`].
@@ -54,30 +55,44 @@ pin_project! {
         attempt_timeout: Option<Duration>,
         timed: bool,
         call: CallState,
-        span: tracing::Span,
         #[pin]
-        state: State<Fut>,
+        attempt: Attempt<Fut>,
+        #[pin]
+        timer: Timer,
     }
 }
 
 pin_project! {
-    #[project = StateProj]
-    enum State<Fut> {
-        Ready,
-        Running { #[pin] attempt: Fut, #[pin] timer: Timer },
-        Sleeping { #[pin] sleep: Sleep },
+    #[project = AttemptProj]
+    enum Attempt<Fut> {
+        Idle,
+        Running { #[pin] future: Fut },
         Done,
     }
 }
 
 pin_project! {
+    /// One timer, created when first needed and then reset: it bounds an
+    /// attempt while the attempt runs, and is the backoff while the call
+    /// sleeps.
     #[project = TimerProj]
     enum Timer {
-        Unbounded,
-        // `at_deadline`: the timer ends at the policy's deadline rather than
-        // at the end of the attempt timeout.
-        Bounded { #[pin] sleep: Sleep, at_deadline: bool },
+        Off,
+        Armed { #[pin] sleep: Sleep, purpose: Purpose },
     }
+}
+
+/// What the armed timer is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// Nothing any more: it fired, or the attempt it bounded ended.
+    Spent,
+    /// Cuts the attempt, which counts as a retryable timeout.
+    AttemptTimeout,
+    /// Cuts the attempt at the policy's deadline, which ends the call.
+    Deadline,
+    /// Ends the sleep before the next attempt.
+    Backoff,
 }
 
 impl<Op, Fut, P, C, N, B> RetryFuture<Op, Fut, P, C, N, B>
@@ -95,29 +110,52 @@ where
             attempt_timeout: retry.attempt_timeout,
             timed,
             call: CallState::new(retry.seed),
-            span: tracing::info_span!(target: "persevere", "retry"),
-            state: State::Ready,
+            attempt: Attempt::Idle,
+            timer: Timer::Off,
         }
     }
 }
 
-/// How long the attempt about to start may run: the attempt timeout or what
-/// is left before the deadline, whichever is shorter.
-fn attempt_timer(
+/// Arms `timer` to fire `after` from now, reusing its `Sleep` if it has one.
+fn arm(mut timer: Pin<&mut Timer>, after: Duration, purpose: Purpose) {
+    match timer.as_mut().project() {
+        TimerProj::Armed {
+            sleep,
+            purpose: armed,
+        } => {
+            // Like `tokio::time::sleep`, a deadline past what an Instant can
+            // hold becomes a far-future one instead of overflowing.
+            let now = Instant::now();
+            sleep.reset(now.checked_add(after).unwrap_or_else(|| far_future(now)));
+            *armed = purpose;
+        }
+        TimerProj::Off => timer.set(Timer::Armed {
+            sleep: tokio::time::sleep(after),
+            purpose,
+        }),
+    }
+}
+
+fn far_future(now: Instant) -> Instant {
+    now + Duration::from_secs(86_400 * 365 * 30)
+}
+
+/// Bounds the attempt about to start by the attempt timeout or what is left
+/// before the deadline, whichever is shorter.
+fn arm_for_attempt(
+    timer: Pin<&mut Timer>,
     call: &mut CallState,
     attempt_timeout: Option<Duration>,
     deadline: Option<Duration>,
-) -> Timer {
+) {
     let left = deadline.map(|deadline| deadline.saturating_sub(call.elapsed()));
-    let (bound, at_deadline) = match (attempt_timeout, left) {
-        (None, None) => return Timer::Unbounded,
-        (Some(timeout), Some(left)) if timeout < left => (timeout, false),
-        (Some(timeout), None) => (timeout, false),
-        (_, Some(left)) => (left, true),
-    };
-    Timer::Bounded {
-        sleep: sleep(bound),
-        at_deadline,
+    match (attempt_timeout, left) {
+        (None, None) => {}
+        (Some(timeout), Some(left)) if timeout < left => {
+            arm(timer, timeout, Purpose::AttemptTimeout)
+        }
+        (Some(timeout), None) => arm(timer, timeout, Purpose::AttemptTimeout),
+        (_, Some(left)) => arm(timer, left, Purpose::Deadline),
     }
 }
 
@@ -135,90 +173,89 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let _entered = this.span.enter();
+        // Attempts after the first run inside the call's span.
+        let span = this.call.span().cloned();
+        let _entered = span.as_ref().map(Span::enter);
         loop {
-            let failure = match this.state.as_mut().project() {
-                StateProj::Ready => {
+            let failure = match this.attempt.as_mut().project() {
+                AttemptProj::Idle => {
+                    if let TimerProj::Armed { sleep, purpose } = this.timer.as_mut().project() {
+                        if *purpose == Purpose::Backoff {
+                            ready!(sleep.poll(cx));
+                            *purpose = Purpose::Spent;
+                        }
+                    }
                     let attempt = this.call.start_attempt(*this.timed, &*this.budget);
-                    let timer = if *this.timed {
-                        attempt_timer(this.call, *this.attempt_timeout, this.policy.deadline())
-                    } else {
-                        Timer::Unbounded
-                    };
-                    this.state.set(State::Running {
-                        attempt: (this.op)(attempt),
-                        timer,
+                    if *this.timed {
+                        let deadline = this.policy.deadline();
+                        arm_for_attempt(
+                            this.timer.as_mut(),
+                            this.call,
+                            *this.attempt_timeout,
+                            deadline,
+                        );
+                    }
+                    this.attempt.set(Attempt::Running {
+                        future: (this.op)(attempt),
                     });
                     continue;
                 }
-                StateProj::Running { attempt, timer } => match attempt.poll(cx) {
+                AttemptProj::Running { future } => match future.poll(cx) {
                     Poll::Ready(Ok(value)) => {
                         this.call.succeeded(&*this.budget);
-                        this.state.set(State::Done);
+                        this.attempt.set(Attempt::Done);
                         return Poll::Ready(Ok(value));
                     }
                     Poll::Ready(Err(error)) => Some(error),
-                    Poll::Pending => match timer.project() {
-                        TimerProj::Unbounded => return Poll::Pending,
-                        TimerProj::Bounded { sleep, at_deadline } => {
-                            ready!(sleep.poll(cx));
-                            if *at_deadline {
-                                this.state.set(State::Done);
-                                let err = this.call.give_up_at_deadline(&*this.budget);
-                                return Poll::Ready(Err(err));
-                            }
-                            None
+                    Poll::Pending => {
+                        let TimerProj::Armed { sleep, purpose } = this.timer.as_mut().project()
+                        else {
+                            return Poll::Pending;
+                        };
+                        if !matches!(*purpose, Purpose::AttemptTimeout | Purpose::Deadline) {
+                            return Poll::Pending;
                         }
-                    },
+                        ready!(sleep.poll(cx));
+                        if *purpose == Purpose::Deadline {
+                            this.attempt.set(Attempt::Done);
+                            return Poll::Ready(Err(this.call.give_up_at_deadline(&*this.budget)));
+                        }
+                        *purpose = Purpose::Spent;
+                        None
+                    }
                 },
-                StateProj::Sleeping { sleep } => {
-                    ready!(sleep.poll(cx));
-                    this.state.set(State::Ready);
-                    continue;
-                }
-                StateProj::Done => panic!("RetryFuture polled after completion"),
+                AttemptProj::Done => panic!("RetryFuture polled after completion"),
             };
 
-            // The attempt failed with `failure` (or timed out, if `None`).
-            let verdict = match &failure {
-                Some(error) => this.classifier.classify(error),
-                None => Classification::timeout(),
-            };
-            let (decision, elapsed) = this.call.decide(&*this.policy, &*this.budget, verdict);
-            let delay = match decision {
-                Decision::Retry(delay) => delay,
-                Decision::Stop(reason) => {
-                    this.state.set(State::Done);
-                    return Poll::Ready(Err(this.call.give_up(reason, elapsed, failure)));
+            // The attempt failed (or timed out, if `failure` is `None`).
+            let outcome = this.call.after_failure(
+                failure,
+                &*this.policy,
+                &*this.classifier,
+                this.notify,
+                &*this.budget,
+            );
+            // The error is gone; drop the attempt's future too, with anything
+            // it holds, before sleeping.
+            let delay = match outcome {
+                Ok(delay) => {
+                    this.attempt.set(Attempt::Idle);
+                    delay
+                }
+                Err(error) => {
+                    this.attempt.set(Attempt::Done);
+                    return Poll::Ready(Err(error));
                 }
             };
-            let attempt = this.call.attempt();
-            this.notify.notify(&RetryEvent {
-                attempt,
-                error: failure.as_ref(),
-                classification: verdict,
-                delay,
-                elapsed,
-            });
-            report_retry(
-                attempt,
-                failure.as_ref().map(|e| e as &dyn Debug),
-                verdict,
-                delay,
-                this.call.taken(),
-            );
-            // Drop the failed attempt's error, then its future (and with them
-            // any response or connection they hold) before sleeping.
-            drop(failure);
             if delay.is_zero() {
                 // No timer for a zero delay: yield once so other tasks run.
-                this.state.set(State::Ready);
+                if let TimerProj::Armed { purpose, .. } = this.timer.as_mut().project() {
+                    *purpose = Purpose::Spent;
+                }
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            this.state.set(State::Sleeping {
-                sleep: sleep(delay),
-            });
+            arm(this.timer.as_mut(), delay, Purpose::Backoff);
         }
     }
 }
