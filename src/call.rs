@@ -38,6 +38,7 @@ pub(crate) struct CallState {
 }
 
 impl CallState {
+    #[inline]
     pub(crate) fn new(seed: Option<u64>) -> Self {
         CallState {
             attempt: 0,
@@ -52,6 +53,7 @@ impl CallState {
     /// Counts a new attempt (and, the first time, a new call to the budget);
     /// reads the clock on the first one only when `timed` (a deadline or an
     /// attempt timeout needs it).
+    #[inline]
     pub(crate) fn start_attempt<B: RetryBudget>(&mut self, timed: bool, budget: &B) -> u32 {
         if self.attempt == 0 {
             budget.on_call();
@@ -80,6 +82,7 @@ impl CallState {
     }
 
     /// Reports the successful attempt to the budget.
+    #[inline]
     pub(crate) fn succeeded<B: RetryBudget>(&self, budget: &B) {
         budget.on_success(self.attempt > 1, self.taken);
     }

@@ -99,6 +99,7 @@ impl<Op, Fut, P, C, N, B> RetryFuture<Op, Fut, P, C, N, B>
 where
     P: RetryPolicy,
 {
+    #[inline]
     pub(crate) fn new(retry: Retry<Op, P, C, N, B>) -> Self {
         let timed = retry.attempt_timeout.is_some() || retry.policy.deadline().is_some();
         RetryFuture {

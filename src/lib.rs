@@ -30,5 +30,5 @@ pub use policy::{
     AttemptContext, Decision, Exponential, Fixed, Limited, RetryPolicy, RetryPolicyExt, Schedule,
     presets, schedule,
 };
-pub use retry::{DEFAULT_POLICY, Retry, retry, retry_with_attempt};
+pub use retry::{DEFAULT_POLICY, DefaultPolicy, Retry, retry, retry_with_attempt};
 pub use rng::JitterRng;

@@ -4,7 +4,8 @@ use crate::budget::{NoBudget, RetryBudget};
 use crate::classify::{AlwaysRetry, Classify};
 use crate::future::RetryFuture;
 use crate::notify::Notify;
-use crate::policy::{Exponential, Limited, RetryPolicy};
+use crate::policy::{AttemptContext, Decision, Exponential, Limited, RetryPolicy};
+use crate::rng::JitterRng;
 use std::fmt::Debug;
 use std::future::{Future, IntoFuture};
 use std::time::Duration;
@@ -24,6 +25,31 @@ use std::time::Duration;
 /// ```
 pub const DEFAULT_POLICY: Limited<Exponential> =
     Limited::new(Exponential::new()).with_max_attempts(3);
+
+/// The policy a [`retry`] uses unless told otherwise: a zero-sized stand-in
+/// for [`DEFAULT_POLICY`], so that the default takes no room in the future.
+///
+/// # Examples
+///
+/// ```
+/// use persevere::{DEFAULT_POLICY, DefaultPolicy, schedule};
+///
+/// let a: Vec<_> = schedule(&DefaultPolicy, 5).collect();
+/// assert_eq!(a, schedule(&DEFAULT_POLICY, 5).collect::<Vec<_>>());
+/// assert_eq!(std::mem::size_of::<DefaultPolicy>(), 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct DefaultPolicy;
+
+impl RetryPolicy for DefaultPolicy {
+    fn decide(&self, failed: &AttemptContext, rng: &mut JitterRng) -> Decision {
+        DEFAULT_POLICY.decide(failed, rng)
+    }
+
+    fn deadline(&self) -> Option<Duration> {
+        DEFAULT_POLICY.deadline()
+    }
+}
 
 /// Retries `op` until it succeeds, the classifier calls its error terminal,
 /// or the policy stops.
@@ -95,7 +121,7 @@ where
 {
     Retry {
         op,
-        policy: DEFAULT_POLICY,
+        policy: DefaultPolicy,
         classifier: AlwaysRetry,
         notify: (),
         attempt_timeout: None,
@@ -122,7 +148,7 @@ where
 /// ```
 #[must_use = "a retry does nothing until it is awaited or called"]
 #[derive(Debug, Clone)]
-pub struct Retry<Op, P = Limited<Exponential>, C = AlwaysRetry, N = (), B = NoBudget> {
+pub struct Retry<Op, P = DefaultPolicy, C = AlwaysRetry, N = (), B = NoBudget> {
     pub(crate) op: Op,
     pub(crate) policy: P,
     pub(crate) classifier: C,
@@ -322,6 +348,7 @@ where
     type Output = Result<T, crate::RetryError<E>>;
     type IntoFuture = RetryFuture<Op, Fut, P, C, N, B>;
 
+    #[inline]
     fn into_future(self) -> Self::IntoFuture {
         RetryFuture::new(self)
     }
