@@ -94,6 +94,7 @@ impl CallState {
     /// On a retry it tells the notify hook and tracing, drops the error (and
     /// whatever connection it holds) and returns the delay to sleep; on a stop
     /// it returns the caller's error.
+    #[cold]
     pub(crate) fn after_failure<E, P, C, N, B>(
         &mut self,
         failure: Option<E>,
@@ -173,6 +174,7 @@ impl CallState {
     }
 
     /// Reports an attempt cut at the deadline to the budget, and gives up.
+    #[cold]
     pub(crate) fn give_up_at_deadline<B: RetryBudget, E: Debug>(
         &mut self,
         budget: &B,
