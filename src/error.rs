@@ -259,9 +259,14 @@ impl<E: fmt::Display> fmt::Display for RetryError<E> {
         }
         write!(
             f,
-            "{} after {} attempt{plural} in {:.1?}: ",
-            self.reason, self.attempts, self.elapsed
+            "{} after {} attempt{plural} in ",
+            self.reason, self.attempts
         )?;
+        if self.elapsed.is_zero() {
+            f.write_str("0s: ")?;
+        } else {
+            write!(f, "{:.1?}: ", self.elapsed)?;
+        }
         match &self.last_error {
             Some(error) => write!(f, "{error}"),
             None => f.write_str("the last attempt did not finish in time"),
