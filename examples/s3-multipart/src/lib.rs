@@ -1,0 +1,32 @@
+//! A resumable S3 multipart upload that retries each part with persevere.
+//!
+//! The AWS SDK's own retries are switched off ([`client::connect`]); every
+//! request is wrapped by [`persevere::retry`] instead, each `UploadPart` with
+//! its own policy and the S3-aware classifier in [`classify`]. A part that
+//! runs out of attempts does not start the upload over: [`upload::upload`]
+//! returns an [`UploadError::Incomplete`](upload::UploadError::Incomplete)
+//! holding a [`ResumeState`](state::ResumeState) (the upload id and the
+//! finished parts with their ETags) that [`upload::resume`] takes to upload
+//! only the missing parts.
+//!
+//! [`proxy`] is a fault-injecting TCP proxy for loopback tests: it resets
+//! requests mid-body, holds some silent, and can fail every request for one
+//! part number.
+//!
+//! See `README.md` beside this crate for the commands.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+pub mod classify;
+pub mod client;
+pub mod proxy;
+pub mod source;
+pub mod state;
+pub mod upload;
+pub mod verify;
+
+pub use classify::{S3Errors, classify_sdk_error};
+pub use proxy::{Faults, Proxy, ProxyStats};
+pub use state::{CompletedPart, ResumeState};
+pub use upload::{Completed, PartReport, UploadError, UploadOptions, UploadReport};

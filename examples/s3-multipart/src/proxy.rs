@@ -1,0 +1,583 @@
+//! A fault-injecting TCP proxy on 127.0.0.1, for tests and demos.
+//!
+//! It reads each HTTP/1.1 request the client sends (the request line and the
+//! headers, then `Content-Length` bytes of body) and, per request, either
+//! forwards it to the upstream server, resets it halfway (after half the body,
+//! or half the head if there is no body) with linger 0 so the client sees
+//! `ECONNRESET`, or holds the connection silent so the client's attempt
+//! timeout must cut it. It can also reset every `UploadPart` request for one
+//! part number (`partNumber=N` in the request line), which forces that part
+//! to run out of attempts. Responses flow back untouched.
+//!
+//! Each decision is drawn from a seeded generator in the order requests
+//! arrive. The proxy binds only to 127.0.0.1, forwards only to a loopback
+//! address, and is bounded: it accepts at most
+//! [`max_connections`](Faults::max_connections) connections during its
+//! [`lifetime`](Faults::lifetime), each connection lives at most 5 minutes
+//! and idles at most 60 s, and it stops when dropped.
+
+use crate::source::splitmix64;
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{ReadHalf, WriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::{Instant, timeout, timeout_at};
+
+const MAX_HEAD: usize = 64 * 1024;
+const READ_CHUNK: usize = 64 * 1024;
+const IDLE: Duration = Duration::from_secs(60);
+const CONNECTION_LIMIT: Duration = Duration::from_secs(300);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const MAX_REQUESTS_PER_CONNECTION: usize = 10_000;
+
+/// Which faults the proxy injects.
+///
+/// # Default
+///
+/// No faults; holds last 30 s; seed 1; at most 10,000 connections in 10
+/// minutes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Faults {
+    /// The fraction of requests (`0.0..=1.0`) reset halfway, with linger 0.
+    pub reset_fraction: f64,
+    /// The fraction of requests held silent: never forwarded, never
+    /// answered, until the client gives up or [`hold`](Self::hold) passes.
+    pub silent_fraction: f64,
+    /// How long a silent connection is held at most.
+    pub hold: Duration,
+    /// Reset every `UploadPart` request for this part number.
+    pub fail_part: Option<i32>,
+    /// Seeds the fault decisions.
+    pub seed: u64,
+    /// How many connections the proxy accepts before it stops accepting.
+    pub max_connections: u32,
+    /// How long the proxy accepts connections.
+    pub lifetime: Duration,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            reset_fraction: 0.0,
+            silent_fraction: 0.0,
+            hold: Duration::from_secs(30),
+            fail_part: None,
+            seed: 1,
+            max_connections: 10_000,
+            lifetime: Duration::from_secs(600),
+        }
+    }
+}
+
+impl Faults {
+    /// True if any fault is configured.
+    pub fn any(&self) -> bool {
+        self.reset_fraction > 0.0 || self.silent_fraction > 0.0 || self.fail_part.is_some()
+    }
+}
+
+/// What the proxy saw and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyStats {
+    /// Connections accepted.
+    pub connections: u64,
+    /// Requests read.
+    pub requests: u64,
+    /// Requests reset halfway at random.
+    pub resets: u64,
+    /// Requests held silent.
+    pub silent: u64,
+    /// Requests reset because they were for [`Faults::fail_part`].
+    pub part_failures: u64,
+    /// `UploadPart` requests read, by part number.
+    pub upload_parts_seen: BTreeMap<i32, u32>,
+    /// `UploadPart` requests forwarded whole to the server, by part number.
+    pub upload_parts_forwarded: BTreeMap<i32, u32>,
+}
+
+struct Shared {
+    upstream: SocketAddr,
+    faults: Faults,
+    stats: Mutex<ProxyStats>,
+    rng: Mutex<u64>,
+}
+
+impl Shared {
+    fn stats(&self) -> std::sync::MutexGuard<'_, ProxyStats> {
+        self.stats.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Uniform in `0.0..1.0`.
+    fn draw(&self) -> f64 {
+        let mut state = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
+        (splitmix64(&mut state) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A running proxy; stops (and drops its connections) when dropped.
+#[derive(Debug)]
+pub struct Proxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("upstream", &self.upstream)
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Proxy {
+    /// Starts a proxy on 127.0.0.1 (a free port) in front of `upstream`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` if `upstream` is not a loopback address; any error
+    /// binding the listener.
+    pub async fn start(upstream: SocketAddr, faults: Faults) -> io::Result<Proxy> {
+        if !upstream.ip().is_loopback() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("the proxy only forwards to loopback, not {upstream}"),
+            ));
+        }
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            upstream,
+            rng: Mutex::new(faults.seed),
+            faults,
+            stats: Mutex::new(ProxyStats::default()),
+        });
+        let task = tokio::spawn(accept(listener, Arc::clone(&shared)));
+        Ok(Proxy { addr, shared, task })
+    }
+
+    /// The proxy's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The proxy as an endpoint URL, `http://127.0.0.1:PORT`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// What the proxy saw and did so far.
+    pub fn stats(&self) -> ProxyStats {
+        self.shared.stats().clone()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The loopback socket address of an `http://host:port` endpoint.
+///
+/// # Errors
+///
+/// `InvalidInput` for an endpoint that is not `http://`, has no port, or
+/// does not resolve to a loopback address.
+pub async fn loopback_addr(endpoint: &str) -> io::Result<SocketAddr> {
+    let invalid =
+        |why: &str| io::Error::new(io::ErrorKind::InvalidInput, format!("{endpoint}: {why}"));
+    let rest = endpoint
+        .strip_prefix("http://")
+        .ok_or_else(|| invalid("not an http:// URL"))?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let mut addrs = tokio::net::lookup_host(authority)
+        .await
+        .map_err(|e| invalid(&e.to_string()))?;
+    addrs
+        .find(|a| a.ip().is_loopback())
+        .ok_or_else(|| invalid("not a loopback address"))
+}
+
+async fn accept(listener: TcpListener, shared: Arc<Shared>) {
+    let deadline = Instant::now() + shared.faults.lifetime;
+    let mut connections = JoinSet::new();
+    for _ in 0..shared.faults.max_connections {
+        let client = match timeout_at(deadline, listener.accept()).await {
+            Err(_) => break,
+            Ok(Err(_)) => continue,
+            Ok(Ok((client, _))) => client,
+        };
+        while connections.try_join_next().is_some() {}
+        shared.stats().connections += 1;
+        connections.spawn(timeout(
+            CONNECTION_LIMIT,
+            connection(client, Arc::clone(&shared)),
+        ));
+    }
+    drop(listener);
+    while connections.join_next().await.is_some() {}
+}
+
+/// How a connection's request pump ended.
+enum End {
+    ClientClosed,
+    UpstreamClosed,
+    Reset,
+    Silent,
+}
+
+async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
+    let _ = client.set_nodelay(true);
+    let mut upstream = match timeout(CONNECT_TIMEOUT, TcpStream::connect(shared.upstream)).await {
+        Ok(Ok(upstream)) => upstream,
+        _ => {
+            let _ = client.set_zero_linger();
+            return;
+        }
+    };
+    let _ = upstream.set_nodelay(true);
+    let end = {
+        let (mut client_read, mut client_write) = client.split();
+        let (mut upstream_read, mut upstream_write) = upstream.split();
+        tokio::select! {
+            end = pump(&mut client_read, &mut upstream_write, &shared) => end,
+            _ = tokio::io::copy(&mut upstream_read, &mut client_write) => End::UpstreamClosed,
+        }
+    };
+    match end {
+        End::Reset => {
+            // Linger 0: closing sends RST, so both sides see ECONNRESET.
+            let _ = client.set_zero_linger();
+            let _ = upstream.set_zero_linger();
+        }
+        End::Silent => {
+            hold(&mut client, shared.faults.hold).await;
+            let _ = upstream.set_zero_linger();
+        }
+        End::ClientClosed | End::UpstreamClosed => {}
+    }
+}
+
+/// Reads and discards what the client sends until it closes the connection
+/// or `limit` passes.
+async fn hold(client: &mut TcpStream, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let mut scratch = vec![0; READ_CHUNK];
+    while let Ok(Ok(n)) = timeout_at(deadline, client.read(&mut scratch)).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// What to do with one request.
+enum Action {
+    Forward,
+    Reset,
+    FailPart,
+    Silent,
+}
+
+/// The parts of a request head the proxy needs.
+#[derive(Debug, PartialEq, Eq)]
+struct Head {
+    upload_part: Option<i32>,
+    content_length: u64,
+    chunked: bool,
+}
+
+fn parse_head(head: &[u8]) -> Head {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let mut request_line = lines.next().unwrap_or_default().split(' ');
+    let method = request_line.next().unwrap_or_default();
+    let target = request_line.next().unwrap_or_default();
+    let upload_part = if method == "PUT" && target.contains("uploadId=") {
+        part_number(target)
+    } else {
+        None
+    };
+    let mut content_length = 0;
+    let mut chunked = false;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            content_length = value.trim().parse().unwrap_or(0);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = value.to_ascii_lowercase().contains("chunked");
+        }
+    }
+    Head {
+        upload_part,
+        content_length,
+        chunked,
+    }
+}
+
+/// The `partNumber` in a request target's query.
+fn part_number(target: &str) -> Option<i32> {
+    let (_, query) = target.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("partNumber="))
+        .and_then(|n| n.parse().ok())
+}
+
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+}
+
+/// Appends what the client sends next to `buf`; 0 at end of stream.
+async fn read_more(client: &mut ReadHalf<'_>, buf: &mut Vec<u8>) -> io::Result<usize> {
+    let start = buf.len();
+    buf.resize(start + READ_CHUNK, 0);
+    let read = timeout(IDLE, client.read(&mut buf[start..])).await;
+    let n = match read {
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => {
+            buf.truncate(start);
+            return Err(e);
+        }
+        Err(_) => {
+            buf.truncate(start);
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+    };
+    buf.truncate(start + n);
+    Ok(n)
+}
+
+/// Forwards `len` bytes of body: first what `buf` holds, then what the
+/// client sends.
+async fn forward_body(
+    client: &mut ReadHalf<'_>,
+    upstream: &mut WriteHalf<'_>,
+    buf: &mut Vec<u8>,
+    len: u64,
+) -> io::Result<()> {
+    let mut left = len;
+    while left > 0 {
+        if buf.is_empty() && read_more(client, buf).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let take = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        upstream.write_all(&buf[..take]).await?;
+        buf.drain(..take);
+        left -= take as u64;
+    }
+    Ok(())
+}
+
+/// Reads the client's requests one by one and acts on each.
+async fn pump(client: &mut ReadHalf<'_>, upstream: &mut WriteHalf<'_>, shared: &Shared) -> End {
+    let mut buf = Vec::with_capacity(2 * READ_CHUNK);
+    for _ in 0..MAX_REQUESTS_PER_CONNECTION {
+        let head_len = loop {
+            if let Some(end) = find_head_end(&buf) {
+                break end;
+            }
+            if buf.len() > MAX_HEAD {
+                return End::Reset;
+            }
+            match read_more(client, &mut buf).await {
+                Ok(0) | Err(_) => return End::ClientClosed,
+                Ok(_) => {}
+            }
+        };
+        let head = parse_head(&buf[..head_len]);
+        let action = {
+            let mut stats = shared.stats();
+            stats.requests += 1;
+            if let Some(part) = head.upload_part {
+                *stats.upload_parts_seen.entry(part).or_default() += 1;
+            }
+            let action =
+                if head.upload_part.is_some() && head.upload_part == shared.faults.fail_part {
+                    Action::FailPart
+                } else {
+                    let r = shared.draw();
+                    if r < shared.faults.reset_fraction {
+                        Action::Reset
+                    } else if r < shared.faults.reset_fraction + shared.faults.silent_fraction {
+                        Action::Silent
+                    } else {
+                        Action::Forward
+                    }
+                };
+            match action {
+                Action::Reset => stats.resets += 1,
+                Action::FailPart => stats.part_failures += 1,
+                Action::Silent => stats.silent += 1,
+                Action::Forward => {}
+            }
+            action
+        };
+        match action {
+            Action::Silent => return End::Silent,
+            Action::Reset | Action::FailPart => {
+                // Half the request reaches the server, then both sides are
+                // reset: the server never sees a whole request.
+                if head.content_length == 0 || head.chunked {
+                    let _ = upstream.write_all(&buf[..head_len / 2]).await;
+                } else {
+                    let whole_head: Vec<u8> = buf.drain(..head_len).collect();
+                    if upstream.write_all(&whole_head).await.is_ok() {
+                        let _ =
+                            forward_body(client, upstream, &mut buf, head.content_length / 2).await;
+                    }
+                }
+                return End::Reset;
+            }
+            Action::Forward => {
+                let whole_head: Vec<u8> = buf.drain(..head_len).collect();
+                if upstream.write_all(&whole_head).await.is_err() {
+                    return End::UpstreamClosed;
+                }
+                if head.chunked {
+                    // Framing this proxy does not parse: pass the rest through.
+                    let _ = upstream.write_all(&buf).await;
+                    let _ = tokio::io::copy(client, upstream).await;
+                    return End::ClientClosed;
+                }
+                if forward_body(client, upstream, &mut buf, head.content_length)
+                    .await
+                    .is_err()
+                {
+                    return End::ClientClosed;
+                }
+                if let Some(part) = head.upload_part {
+                    *shared
+                        .stats()
+                        .upload_parts_forwarded
+                        .entry(part)
+                        .or_default() += 1;
+                }
+            }
+        }
+    }
+    End::ClientClosed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_upload_part_heads() {
+        let head = b"PUT /b/k?partNumber=12&uploadId=abc&x-id=UploadPart HTTP/1.1\r\nHost: x\r\ncontent-length: 42\r\n\r\n";
+        assert_eq!(
+            parse_head(head),
+            Head {
+                upload_part: Some(12),
+                content_length: 42,
+                chunked: false
+            }
+        );
+        let put_object = b"PUT /b/k HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(
+            parse_head(put_object),
+            Head {
+                upload_part: None,
+                content_length: 0,
+                chunked: true
+            }
+        );
+    }
+
+    /// An upstream that accepts connections and reports how many bytes each
+    /// one delivered before it closed.
+    async fn counting_upstream() -> (SocketAddr, tokio::sync::mpsc::Receiver<usize>) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            for _ in 0..16 {
+                let Ok((mut conn, _)) = listener.accept().await else {
+                    break;
+                };
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let mut total = 0;
+                    let mut buf = vec![0; 4096];
+                    while let Ok(Ok(n)) =
+                        timeout(Duration::from_secs(10), conn.read(&mut buf)).await
+                    {
+                        if n == 0 {
+                            break;
+                        }
+                        total += n;
+                    }
+                    let _ = tx.send(total).await;
+                });
+            }
+        });
+        (addr, rx)
+    }
+
+    fn upload_part_request(part: i32, body_len: usize) -> Vec<u8> {
+        let mut req = format!(
+            "PUT /b/k?partNumber={part}&uploadId=u HTTP/1.1\r\nHost: x\r\nContent-Length: {body_len}\r\n\r\n"
+        )
+        .into_bytes();
+        req.extend(std::iter::repeat_n(b'x', body_len));
+        req
+    }
+
+    #[tokio::test]
+    async fn fails_one_part_and_forwards_the_others() {
+        let (upstream, mut delivered) = counting_upstream().await;
+        let proxy = Proxy::start(
+            upstream,
+            Faults {
+                fail_part: Some(2),
+                ..Faults::default()
+            },
+        )
+        .await
+        .unwrap();
+
+        let whole = upload_part_request(1, 100_000);
+        let mut conn = TcpStream::connect(proxy.addr()).await.unwrap();
+        conn.write_all(&whole).await.unwrap();
+        conn.shutdown().await.unwrap();
+        drop(conn);
+        assert_eq!(delivered.recv().await, Some(whole.len()));
+
+        let failing = upload_part_request(2, 100_000);
+        let mut conn = TcpStream::connect(proxy.addr()).await.unwrap();
+        let _ = conn.write_all(&failing).await;
+        let mut byte = [0];
+        let read = timeout(Duration::from_secs(10), conn.read(&mut byte))
+            .await
+            .unwrap();
+        assert_eq!(
+            read.map_err(|e| e.kind()),
+            Err(io::ErrorKind::ConnectionReset)
+        );
+        let got = delivered.recv().await.unwrap();
+        assert!(got < failing.len(), "{got} of {} bytes", failing.len());
+
+        let stats = proxy.stats();
+        assert_eq!(stats.part_failures, 1);
+        assert_eq!(stats.upload_parts_seen, BTreeMap::from([(1, 1), (2, 1)]));
+        assert_eq!(stats.upload_parts_forwarded, BTreeMap::from([(1, 1)]));
+    }
+
+    #[tokio::test]
+    async fn refuses_a_non_loopback_upstream() {
+        let err = Proxy::start("192.0.2.1:80".parse().unwrap(), Faults::default())
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+    }
+}
