@@ -178,3 +178,34 @@ fn http_classification_with_retry_after_allocates_nothing() {
     });
     assert_eq!(n, 0);
 }
+
+#[test]
+fn every_budget_allocates_nothing_per_call_or_retry() {
+    use persevere::budget::{
+        AdaptiveThrottle, GrpcThrottle, RatioBudget, RetryBudget, TokenBucket,
+    };
+    let budgets: [(&str, &dyn RetryBudget); 4] = [
+        ("token bucket", &TokenBucket::new()),
+        ("grpc", &GrpcThrottle::new(10, 0.1)),
+        ("ratio", &RatioBudget::new().with_min_per_second(1000)),
+        ("adaptive", &AdaptiveThrottle::new().with_seed(3)),
+    ];
+    for (name, budget) in budgets {
+        let n = allocations_of(|| async move {
+            // A budget may refuse the retry; either way, nothing is allocated.
+            let retried = persevere::retry(flaky(2, ErrorKind::ConnectionReset))
+                .policy(Fixed::new(Duration::from_millis(1)).with_max_attempts(3))
+                .budget(budget)
+                .await;
+            match retried {
+                Ok(v) => assert_eq!(v, 3),
+                Err(e) => assert_eq!(e.reason(), persevere::StopReason::BudgetExhausted),
+            }
+            persevere::retry(|| async { Ok::<_, Error>(1) })
+                .budget(budget)
+                .await
+                .unwrap();
+        });
+        assert_eq!(n, 0, "{name}");
+    }
+}
