@@ -1,0 +1,319 @@
+//! Against a real S3-compatible server (moto), through the fault-injecting
+//! proxy. `.ci/s3-multipart` starts moto on 127.0.0.1 and sets
+//! `S3_MULTIPART_ENDPOINT`; without it every test here says why and passes.
+
+use persevere::{Exponential, Jitter, RetryPolicyExt, StopReason};
+use s3_multipart::proxy::{self, Faults, Proxy};
+use s3_multipart::upload::{self, PartOutcome, UploadError};
+use s3_multipart::{ResumeState, UploadOptions, client, source, verify};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const ENDPOINT_VAR: &str = "S3_MULTIPART_ENDPOINT";
+const SIZE: u64 = 24 * source::MIB;
+const PART: u64 = 5 * source::MIB;
+
+fn endpoint(test: &str) -> Option<String> {
+    match std::env::var(ENDPOINT_VAR) {
+        Ok(endpoint) if !endpoint.is_empty() => Some(endpoint),
+        _ => {
+            eprintln!(
+                "skipping {test}: {ENDPOINT_VAR} is not set (.ci/s3-multipart starts moto and sets it)"
+            );
+            None
+        }
+    }
+}
+
+fn generated(name: &str, seed: u64) -> PathBuf {
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("s3-multipart")
+        .join(name);
+    source::generate(&path, SIZE, seed).unwrap();
+    path
+}
+
+/// 5 MiB parts (S3's minimum), 4 in flight, short delays.
+fn options(bucket: &str, key: &str, part_attempts: u32) -> UploadOptions {
+    let fast = Exponential::new()
+        .with_initial_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(1))
+        .with_jitter(Jitter::Full);
+    UploadOptions {
+        part_size: PART,
+        concurrency: 4,
+        part_policy: fast
+            .with_max_attempts(part_attempts)
+            .with_deadline(Duration::from_secs(120)),
+        control_policy: fast
+            .with_max_attempts(8)
+            .with_deadline(Duration::from_secs(60)),
+        attempt_timeout: Duration::from_secs(20),
+        ..UploadOptions::new(bucket, key)
+    }
+}
+
+async fn assert_object_matches(endpoint: &str, opts: &UploadOptions, file: &Path) {
+    let client = client::connect(endpoint);
+    let (expected, len) = source::sha256_file(file).unwrap();
+    let got = verify::download_sha256(
+        &client,
+        &opts.bucket,
+        &opts.key,
+        opts.control_policy,
+        opts.attempt_timeout,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        got,
+        (expected, len),
+        "downloaded object differs from the source"
+    );
+}
+
+fn print_report(what: &str, report: &upload::UploadReport) {
+    eprintln!(
+        "{what}: attempts per part {:?}; {} retries; {} bytes re-sent",
+        report
+            .parts
+            .iter()
+            .map(|p| (p.part_number, p.attempts))
+            .collect::<Vec<_>>(),
+        report.total_retries(),
+        report.bytes_resent()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_percent_of_requests_reset_and_the_upload_completes() {
+    let Some(endpoint) = endpoint("twenty_percent_of_requests_reset_and_the_upload_completes")
+    else {
+        return;
+    };
+    let upstream = proxy::loopback_addr(&endpoint).await.unwrap();
+    // Seed 3: the 1st, 4th and 7th decisions are resets, and a run makes at
+    // least 9 requests, so at least 3 are reset whatever the order.
+    let proxy = Proxy::start(
+        upstream,
+        Faults {
+            reset_fraction: 0.2,
+            seed: 3,
+            ..Faults::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = client::connect(&proxy.endpoint());
+    let opts = options("persevere-resets", "resets.bin", 8);
+    let file = generated("resets.bin", 1);
+
+    upload::ensure_bucket(&client, &opts).await.unwrap();
+    let done = upload::upload(&client, &opts, &file).await.unwrap();
+    let (expected, _) = source::sha256_file(&file).unwrap();
+    let got = verify::download_sha256(
+        &client,
+        &opts.bucket,
+        &opts.key,
+        opts.control_policy,
+        opts.attempt_timeout,
+    )
+    .await
+    .unwrap();
+    assert_eq!(got, (expected, SIZE));
+
+    let stats = proxy.stats();
+    print_report("resets", &done.report);
+    eprintln!("proxy: {stats:?}");
+    assert!(stats.resets >= 3, "{stats:?}");
+    assert_eq!(done.report.parts.len(), 5);
+    assert!(
+        done.report
+            .parts
+            .iter()
+            .all(|p| p.outcome == PartOutcome::Uploaded)
+    );
+    // A reset request never reaches the server whole: each part did, once.
+    assert_eq!(
+        stats.upload_parts_forwarded,
+        (1..=5).map(|n| (n, 1)).collect::<BTreeMap<_, _>>()
+    );
+    // Every attempt the client counted reached the proxy.
+    for part in &done.report.parts {
+        assert_eq!(
+            stats.upload_parts_seen.get(&part.part_number).copied(),
+            Some(part.attempts),
+            "part {}",
+            part.part_number
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_that_always_fails_is_resumed_without_resending_the_others() {
+    let Some(endpoint) =
+        endpoint("a_part_that_always_fails_is_resumed_without_resending_the_others")
+    else {
+        return;
+    };
+    let upstream = proxy::loopback_addr(&endpoint).await.unwrap();
+    let opts = options("persevere-resume", "resume.bin", 3);
+    let file = generated("resume.bin", 2);
+
+    // First run: every request for part 3 is reset.
+    let failing = Proxy::start(
+        upstream,
+        Faults {
+            fail_part: Some(3),
+            ..Faults::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = client::connect(&failing.endpoint());
+    upload::ensure_bucket(&client, &opts).await.unwrap();
+    let err = upload::upload(&client, &opts, &file).await.unwrap_err();
+    let UploadError::Incomplete(incomplete) = err else {
+        panic!("expected an incomplete upload, got {err}");
+    };
+    print_report("first run", &incomplete.report);
+    let state = incomplete.state.clone();
+    assert_eq!(state.missing_parts(), [3]);
+    assert_eq!(
+        state
+            .completed
+            .iter()
+            .map(|p| p.part_number)
+            .collect::<Vec<_>>(),
+        [1, 2, 4, 5]
+    );
+    let part3 = &incomplete.report.parts[2];
+    assert_eq!(part3.attempts, 3);
+    assert!(matches!(
+        part3.outcome,
+        PartOutcome::Failed {
+            reason: StopReason::AttemptsExhausted,
+            ..
+        }
+    ));
+    let first = failing.stats();
+    assert_eq!(first.part_failures, 3);
+    assert_eq!(first.upload_parts_seen.get(&3), Some(&3));
+    assert_eq!(
+        first.upload_parts_forwarded,
+        BTreeMap::from([(1, 1), (2, 1), (4, 1), (5, 1)])
+    );
+    drop(failing);
+
+    // The state goes through a file, as between two runs of the command.
+    let saved = Path::new(env!("CARGO_TARGET_TMPDIR")).join("s3-multipart/resume-state.json");
+    state.save(&saved).unwrap();
+    let loaded = ResumeState::load(&saved).unwrap();
+    assert_eq!(loaded, state);
+
+    // Second run, no faults: only part 3 is sent.
+    let clean = Proxy::start(upstream, Faults::default()).await.unwrap();
+    let client = client::connect(&clean.endpoint());
+    let done = upload::resume(&client, &opts, &file, loaded).await.unwrap();
+    print_report("second run", &done.report);
+    assert_eq!(done.report.parts_sent(), [3]);
+    assert_eq!(done.state.missing_parts(), Vec::<i32>::new());
+    let second = clean.stats();
+    assert_eq!(second.upload_parts_seen, BTreeMap::from([(3, 1)]));
+    assert_eq!(second.upload_parts_forwarded, BTreeMap::from([(3, 1)]));
+
+    assert_object_matches(&endpoint, &opts, &file).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_hit_the_attempt_timeout_and_the_upload_completes() {
+    let Some(endpoint) =
+        endpoint("silent_connections_hit_the_attempt_timeout_and_the_upload_completes")
+    else {
+        return;
+    };
+    let upstream = proxy::loopback_addr(&endpoint).await.unwrap();
+    // Seed 5: the 3rd, 4th and 5th decisions hold the request silent.
+    let proxy = Proxy::start(
+        upstream,
+        Faults {
+            silent_fraction: 0.25,
+            hold: Duration::from_secs(30),
+            seed: 5,
+            ..Faults::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = client::connect(&proxy.endpoint());
+    let opts = UploadOptions {
+        attempt_timeout: Duration::from_secs(2),
+        ..options("persevere-silent", "silent.bin", 8)
+    };
+    let file = generated("silent.bin", 3);
+
+    upload::ensure_bucket(&client, &opts).await.unwrap();
+    let done = upload::upload(&client, &opts, &file).await.unwrap();
+    print_report("silent", &done.report);
+    let stats = proxy.stats();
+    eprintln!("proxy: {stats:?}");
+    assert!(stats.silent >= 3, "{stats:?}");
+    drop(proxy);
+    assert_object_matches(&endpoint, &opts, &file).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abort_frees_an_incomplete_upload() {
+    let Some(endpoint) = endpoint("abort_frees_an_incomplete_upload") else {
+        return;
+    };
+    let upstream = proxy::loopback_addr(&endpoint).await.unwrap();
+    let proxy = Proxy::start(
+        upstream,
+        Faults {
+            fail_part: Some(1),
+            ..Faults::default()
+        },
+    )
+    .await
+    .unwrap();
+    let client = client::connect(&proxy.endpoint());
+    let opts = options("persevere-abort", "abort.bin", 1);
+    let file = generated("abort.bin", 4);
+    upload::ensure_bucket(&client, &opts).await.unwrap();
+    let err = upload::upload(&client, &opts, &file).await.unwrap_err();
+    let state = err.resume_state().expect("a resumable state").clone();
+    assert_eq!(state.missing_parts(), [1]);
+
+    upload::abort(&client, &opts, &state).await.unwrap();
+    let direct = client::connect(&endpoint);
+    let listed = direct
+        .list_parts()
+        .bucket(&state.bucket)
+        .key(&state.key)
+        .upload_id(&state.upload_id)
+        .send()
+        .await;
+    let code = listed
+        .as_ref()
+        .err()
+        .and_then(aws_sdk_s3::error::ProvideErrorMetadata::code);
+    assert_eq!(code, Some("NoSuchUpload"), "{listed:?}");
+    // Resuming an aborted upload is terminal at once, not retried.
+    let err = upload::resume(&direct, &opts, &file, state)
+        .await
+        .unwrap_err();
+    let UploadError::Incomplete(incomplete) = err else {
+        panic!("expected an incomplete upload, got {err}");
+    };
+    assert!(
+        incomplete
+            .report
+            .parts
+            .iter()
+            .all(|p| p.attempts <= 1 && p.outcome != PartOutcome::Uploaded),
+        "{:?}",
+        incomplete.report
+    );
+}
