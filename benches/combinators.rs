@@ -63,6 +63,15 @@ async fn with_persevere_default(failures: u32) -> u32 {
     persevere::retry(flaky(failures)).await.unwrap()
 }
 
+async fn with_persevere_budget(failures: u32, budget: &persevere::budget::TokenBucket) -> u32 {
+    use persevere::{Fixed, RetryPolicyExt};
+    persevere::retry(flaky(failures))
+        .policy(Fixed::new(Duration::ZERO).with_max_attempts(4))
+        .budget(budget)
+        .await
+        .unwrap()
+}
+
 async fn with_backon(failures: u32) -> u32 {
     use backon::{ConstantBuilder, Retryable};
     flaky(failures)
@@ -124,6 +133,11 @@ fn columns(c: &mut Criterion, group: &str, paused: bool, failures: u32) {
             b.to_async(&rt).iter(|| with_persevere_default(failures))
         });
     }
+    let bucket = persevere::budget::TokenBucket::new();
+    g.bench_function("persevere_budget", |b| {
+        b.to_async(&rt)
+            .iter(|| with_persevere_budget(failures, &bucket))
+    });
     g.bench_function("tokio_retry2", |b| {
         b.to_async(&rt).iter(|| with_tokio_retry2(failures))
     });

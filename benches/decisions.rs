@@ -1,0 +1,150 @@
+//! The pieces a retry consults after each failure: one policy decision per
+//! policy and jitter mode, one classification per classifier on a typical
+//! error, and the budgets on the success path, from one thread and from two.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use persevere::budget::{GrpcThrottle, RatioBudget, RetryBudget, TokenBucket};
+use persevere::classify::http::classify_response_at;
+use persevere::classify::io::classify_error;
+use persevere::{
+    AttemptContext, Exponential, Fixed, Jitter, JitterRng, RetryKind, RetryPolicy, RetryPolicyExt,
+    presets,
+};
+use std::error::Error;
+use std::fmt;
+use std::hint::black_box;
+use std::io;
+use std::time::{Duration, Instant, SystemTime};
+
+fn policy(c: &mut Criterion) {
+    let mut g = c.benchmark_group("policy");
+    let third = AttemptContext::new(3, Duration::from_millis(700))
+        .with_previous_delay(Duration::from_millis(200))
+        .with_kind(RetryKind::Transient);
+    let mut rng = JitterRng::from_seed(1);
+    let base = Exponential::new()
+        .with_max_attempts(10)
+        .with_deadline(Duration::from_secs(60));
+    for (name, jitter) in [
+        ("none", Jitter::None),
+        ("full", Jitter::Full),
+        ("equal", Jitter::Equal),
+        ("decorrelated", Jitter::Decorrelated),
+        ("additive", Jitter::Additive(Duration::from_secs(1))),
+        ("proportional", Jitter::Proportional(0.2)),
+    ] {
+        let p = Exponential::new().with_jitter(jitter).with_max_attempts(10);
+        g.bench_function(format!("exponential_{name}"), |b| {
+            b.iter(|| black_box(p.decide(black_box(&third), &mut rng)))
+        });
+    }
+    g.bench_function("exponential_full_with_deadline", |b| {
+        b.iter(|| black_box(base.decide(black_box(&third), &mut rng)))
+    });
+    let fixed = Fixed::new(Duration::from_millis(100)).with_max_attempts(10);
+    g.bench_function("fixed", |b| {
+        b.iter(|| black_box(fixed.decide(black_box(&third), &mut rng)))
+    });
+    let gcs = presets::cloud_storage();
+    g.bench_function("preset_cloud_storage", |b| {
+        b.iter(|| black_box(gcs.decide(black_box(&third), &mut rng)))
+    });
+    g.finish();
+}
+
+/// An error that wraps another, as an HTTP client's error wraps the socket's.
+#[derive(Debug)]
+struct Wrapped(&'static str, Box<dyn Error + Send + Sync>);
+
+impl fmt::Display for Wrapped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl Error for Wrapped {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        Some(&*self.1)
+    }
+}
+
+fn classify(c: &mut Criterion) {
+    let mut g = c.benchmark_group("classify");
+    let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+    let two_deep = Wrapped(
+        "error sending request",
+        Box::new(Wrapped("connection error", Box::new(reset))),
+    );
+    g.bench_function("io_two_levels_deep", |b| {
+        b.iter(|| black_box(classify_error(black_box(&two_deep))))
+    });
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_000);
+    g.bench_function("http_503_retry_after_seconds", |b| {
+        b.iter(|| {
+            black_box(classify_response_at(
+                black_box(503),
+                Some(black_box("120")),
+                now,
+            ))
+        })
+    });
+    g.bench_function("http_429_retry_after_date", |b| {
+        b.iter(|| {
+            black_box(classify_response_at(
+                black_box(429),
+                Some(black_box("Wed, 21 Oct 2015 07:28:00 GMT")),
+                now,
+            ))
+        })
+    });
+    g.finish();
+}
+
+/// One call's worth of budget traffic on the success path: the call is
+/// counted, then its first attempt succeeds.
+fn one_call(budget: &dyn RetryBudget) {
+    budget.on_call();
+    budget.on_success(false, 0);
+}
+
+fn budget(c: &mut Criterion) {
+    let mut g = c.benchmark_group("budget");
+    let budgets: [(&str, Box<dyn RetryBudget>); 3] = [
+        ("token_bucket", Box::new(TokenBucket::new())),
+        ("grpc", Box::new(GrpcThrottle::new(10, 0.1))),
+        ("ratio", Box::new(RatioBudget::new())),
+    ];
+    for (name, budget) in &budgets {
+        g.bench_function(format!("{name}_success_1_thread"), |b| {
+            b.iter(|| one_call(black_box(&**budget)))
+        });
+        g.bench_function(format!("{name}_success_2_threads"), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..2 {
+                        s.spawn(|| {
+                            for _ in 0..iters {
+                                one_call(black_box(&**budget));
+                            }
+                        });
+                    }
+                });
+                // Time per call, with both threads making `iters` calls each.
+                start.elapsed() / 2
+            })
+        });
+        g.bench_function(format!("{name}_withdraw_and_refund"), |b| {
+            b.iter(|| {
+                budget.on_call();
+                budget.on_failure(Some(RetryKind::Transient));
+                let taken = budget.try_withdraw(RetryKind::Transient).unwrap_or(0);
+                budget.on_success(true, black_box(taken));
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, policy, classify, budget);
+criterion_main!(benches);
