@@ -4,8 +4,8 @@
 //! request is wrapped by [`persevere::retry`] instead, each `UploadPart` with
 //! its own policy and the S3-aware classifier in [`classify`]. A part that
 //! runs out of attempts does not start the upload over: [`upload::upload`]
-//! returns an [`UploadError::Incomplete`](upload::UploadError::Incomplete)
-//! holding a [`ResumeState`](state::ResumeState) (the upload id and the
+//! returns an [`UploadError::Incomplete`]
+//! holding a [`ResumeState`] (the upload id and the
 //! finished parts with their ETags) that [`upload::resume`] takes to upload
 //! only the missing parts.
 //!
