@@ -117,6 +117,16 @@ where
     }
 }
 
+/// Runs `f` inside the call's span once it has one: attempts after the
+/// first run inside it.
+#[inline]
+fn in_span<R>(span: Option<&Span>, f: impl FnOnce() -> R) -> R {
+    match span {
+        None => f(),
+        Some(span) => span.in_scope(f),
+    }
+}
+
 /// Arms `timer` to fire `after` from now, reusing its `Sleep` if it has one.
 fn arm(mut timer: Pin<&mut Timer>, after: Duration, purpose: Purpose) {
     match timer.as_mut().project() {
@@ -174,9 +184,6 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        // Attempts after the first run inside the call's span.
-        let span = this.call.span().cloned();
-        let _entered = span.as_ref().map(Span::enter);
         loop {
             let failure = match this.attempt.as_mut().project() {
                 AttemptProj::Idle => {
@@ -196,12 +203,13 @@ where
                             deadline,
                         );
                     }
-                    this.attempt.set(Attempt::Running {
-                        future: (this.op)(attempt),
-                    });
+                    let future = in_span(this.call.span(), || (this.op)(attempt));
+                    this.attempt.set(Attempt::Running { future });
                     continue;
                 }
-                AttemptProj::Running { future } => match future.poll(cx) {
+                AttemptProj::Running { future } => match in_span(this.call.span(), || {
+                    future.poll(cx)
+                }) {
                     Poll::Ready(Ok(value)) => {
                         this.call.succeeded(&*this.budget);
                         this.attempt.set(Attempt::Done);

@@ -1,13 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
-#![warn(
-    missing_debug_implementations,
-    rust_2018_idioms,
-    unreachable_pub,
-    clippy::undocumented_unsafe_blocks
-)]
-#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
 mod blocking;
 pub mod budget;

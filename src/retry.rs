@@ -42,10 +42,12 @@ pub const DEFAULT_POLICY: Limited<Exponential> =
 pub struct DefaultPolicy;
 
 impl RetryPolicy for DefaultPolicy {
+    #[inline]
     fn decide(&self, failed: &AttemptContext, rng: &mut JitterRng) -> Decision {
         DEFAULT_POLICY.decide(failed, rng)
     }
 
+    #[inline]
     fn deadline(&self) -> Option<Duration> {
         DEFAULT_POLICY.deadline()
     }
@@ -65,8 +67,22 @@ impl RetryPolicy for DefaultPolicy {
 /// - classifier: [`AlwaysRetry`], every error retryable
 ///   ([`IoErrors`](crate::classify::io::IoErrors) and the
 ///   [`http`](crate::classify::http) functions are one call away);
-/// - no notify hook, no [budget](Retry::budget), no attempt timeout, jitter seeded from the thread's
-///   random generator on the first retry.
+/// - no notify hook, no [budget](Retry::budget), no attempt timeout, jitter
+///   seeded from the thread's random generator on the first retry.
+///
+/// # Tracing
+///
+/// Under the target `persevere`:
+///
+/// - a span `retry`, opened when the first attempt fails; the attempts after
+///   it run inside it;
+/// - an `INFO` event `attempt failed, retrying` per failed attempt that will
+///   be retried, with `attempt`, `error` (its `Debug` form), `kind`,
+///   `server_delay`, `delay` and `budget_taken`;
+/// - one `WARN` event `giving up` when the call stops, with `attempts`,
+///   `elapsed`, `reason`, `budget_taken` and `error`.
+///
+/// A call whose first attempt succeeds reports nothing and creates no span.
 ///
 /// # Examples
 ///

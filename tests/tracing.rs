@@ -107,3 +107,33 @@ fn giving_up_is_a_single_warning_with_the_reason() {
     );
     assert_eq!(lines.iter().filter(|l| l.contains("giving up")).count(), 1);
 }
+
+#[test]
+fn attempts_after_the_first_run_inside_the_call_span() {
+    let lines = captured(async {
+        persevere::retry_with_attempt(|attempt| async move {
+            tracing::info!(attempt, "inside the op");
+            if attempt < 3 { Err("reset") } else { Ok(()) }
+        })
+        .policy(Fixed::new(Duration::from_millis(1)).with_max_attempts(3))
+        .await
+        .unwrap();
+    });
+    let inside: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("inside the op"))
+        .collect();
+    assert_eq!(inside.len(), 3, "{lines:?}");
+    // The span opens when the first attempt fails.
+    assert!(!inside[0].contains("retry:"), "{}", inside[0]);
+    assert!(
+        inside[1].contains(" INFO retry: tracing: inside the op attempt=2"),
+        "{}",
+        inside[1]
+    );
+    assert!(
+        inside[2].contains(" INFO retry: tracing: inside the op attempt=3"),
+        "{}",
+        inside[2]
+    );
+}
