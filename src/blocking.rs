@@ -49,10 +49,13 @@ where
     /// assert_eq!(value, 3);
     /// ```
     pub fn call(mut self) -> Result<T, RetryError<E>> {
-        let timed = self.policy.deadline().is_some();
         let mut call = CallState::new(self.seed);
+        let deadline = self.policy.deadline();
         loop {
-            let attempt = call.start_attempt(timed, &self.budget);
+            if call.past_deadline(deadline) {
+                return Err(call.stop_at_deadline());
+            }
+            let attempt = call.start_attempt(deadline.is_some(), &self.budget);
             let entered = call.span().map(Span::enter);
             let error = match (self.op)(attempt) {
                 Ok(value) => {

@@ -173,6 +173,23 @@ impl CallState {
         decision
     }
 
+    /// True when the next attempt would start at or after `deadline`: a sleep
+    /// on a real clock can end a little late, and a policy of the caller's
+    /// own may ask for a sleep past its deadline. Reads the clock only for a
+    /// retry under a deadline.
+    pub(crate) fn past_deadline(&mut self, deadline: Option<Duration>) -> bool {
+        match deadline {
+            Some(deadline) if self.attempt > 0 => self.elapsed() >= deadline,
+            _ => false,
+        }
+    }
+
+    /// Gives up before starting an attempt, the deadline having passed.
+    pub(crate) fn stop_at_deadline<E: Debug>(&mut self) -> RetryError<E> {
+        let elapsed = self.elapsed();
+        self.give_up(StopReason::Deadline, elapsed, None)
+    }
+
     /// Reports an attempt cut at the deadline to the budget, and gives up.
     #[cold]
     pub(crate) fn give_up_at_deadline<B: RetryBudget, E: Debug>(

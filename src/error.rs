@@ -192,7 +192,10 @@ impl<E> RetryError<E> {
     }
 
     /// The last attempt's error, or `None` when the last attempt did not finish
-    /// (it hit its attempt timeout or the deadline).
+    /// (it hit its attempt timeout or the deadline), or when the deadline
+    /// passed while the call slept before another attempt (a sleep on a real
+    /// clock can end a little late; the failed attempt's error was already
+    /// dropped, with its connection).
     ///
     /// # Examples
     ///
@@ -227,8 +230,10 @@ impl<E> RetryError<E> {
         self.last_error
     }
 
-    /// True when the last attempt was cut short by its attempt timeout or by
-    /// the deadline, instead of returning an error.
+    /// True when the call ended with no error of the last attempt to return:
+    /// the attempt was cut short by its attempt timeout or by the deadline
+    /// (or, see [`last_error`](Self::last_error), the deadline passed during
+    /// the sleep before it).
     ///
     /// # Examples
     ///

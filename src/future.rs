@@ -193,9 +193,13 @@ where
                             *purpose = Purpose::Spent;
                         }
                     }
+                    let deadline = this.policy.deadline();
+                    if this.call.past_deadline(deadline) {
+                        this.attempt.set(Attempt::Done);
+                        return Poll::Ready(Err(this.call.stop_at_deadline()));
+                    }
                     let attempt = this.call.start_attempt(*this.timed, &*this.budget);
                     if *this.timed {
-                        let deadline = this.policy.deadline();
                         arm_for_attempt(
                             this.timer.as_mut(),
                             this.call,
@@ -244,8 +248,8 @@ where
                 this.notify,
                 &*this.budget,
             );
-            // The error is gone; drop the attempt's future too, with anything
-            // it holds, before sleeping.
+            // On a retry the error is already dropped: drop the attempt's
+            // future too, with anything it holds, before sleeping.
             let delay = match outcome {
                 Ok(delay) => {
                     this.attempt.set(Attempt::Idle);

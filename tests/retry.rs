@@ -378,3 +378,30 @@ async fn the_future_is_send_when_its_parts_are() {
     )));
     assert_eq!(handle.await.unwrap().unwrap(), 1);
 }
+
+/// A policy of the caller's own whose sleeps run past its own deadline.
+struct Oversleeps;
+
+impl persevere::RetryPolicy for Oversleeps {
+    fn decide(
+        &self,
+        _: &persevere::AttemptContext,
+        _: &mut persevere::JitterRng,
+    ) -> persevere::Decision {
+        persevere::Decision::Retry(Duration::from_secs(3))
+    }
+    fn deadline(&self) -> Option<Duration> {
+        Some(Duration::from_secs(2))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_attempt_starts_after_the_deadline_whatever_the_policy_says() {
+    let (calls, op) = flaky(u32::MAX, ErrorKind::ConnectionReset);
+    let start = Instant::now();
+    let err = persevere::retry(op).policy(Oversleeps).await.unwrap_err();
+    assert_eq!(err.reason(), StopReason::Deadline);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(err.attempts(), 1);
+    assert_eq!(start.elapsed(), Duration::from_secs(3));
+}
