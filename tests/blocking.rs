@@ -68,36 +68,3 @@ fn the_deadline_stops_retries() {
     );
     assert!(start.elapsed() >= 5 * MS * (err.attempts() - 1));
 }
-
-/// A policy of the caller's own whose sleeps run past its own deadline.
-struct Oversleeps;
-
-impl persevere::RetryPolicy for Oversleeps {
-    fn decide(
-        &self,
-        _: &persevere::AttemptContext,
-        _: &mut persevere::JitterRng,
-    ) -> persevere::Decision {
-        persevere::Decision::Retry(30 * MS)
-    }
-    fn deadline(&self) -> Option<Duration> {
-        Some(20 * MS)
-    }
-}
-
-#[test]
-fn no_attempt_starts_after_the_deadline_whatever_the_policy_says() {
-    let mut calls = 0;
-    let err = persevere::retry(|| {
-        calls += 1;
-        Err::<(), _>("reset")
-    })
-    .policy(Oversleeps)
-    .call()
-    .unwrap_err();
-    assert_eq!(
-        (err.reason(), err.attempts(), calls),
-        (StopReason::Deadline, 1, 1)
-    );
-    assert!(err.elapsed() >= 30 * MS);
-}

@@ -380,7 +380,10 @@ async fn the_future_is_send_when_its_parts_are() {
 }
 
 /// A policy of the caller's own whose sleeps run past its own deadline.
-struct Oversleeps;
+struct Oversleeps {
+    delay: Duration,
+    deadline: Duration,
+}
 
 impl persevere::RetryPolicy for Oversleeps {
     fn decide(
@@ -388,20 +391,40 @@ impl persevere::RetryPolicy for Oversleeps {
         _: &persevere::AttemptContext,
         _: &mut persevere::JitterRng,
     ) -> persevere::Decision {
-        persevere::Decision::Retry(Duration::from_secs(3))
+        persevere::Decision::Retry(self.delay)
     }
     fn deadline(&self) -> Option<Duration> {
-        Some(Duration::from_secs(2))
+        Some(self.deadline)
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn no_attempt_starts_after_the_deadline_whatever_the_policy_says() {
+    let policy = Oversleeps {
+        delay: Duration::from_secs(3),
+        deadline: Duration::from_secs(2),
+    };
     let (calls, op) = flaky(u32::MAX, ErrorKind::ConnectionReset);
     let start = Instant::now();
-    let err = persevere::retry(op).policy(Oversleeps).await.unwrap_err();
+    let err = persevere::retry(op).policy(policy).await.unwrap_err();
     assert_eq!(err.reason(), StopReason::Deadline);
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
-    assert_eq!(err.attempts(), 1);
+    assert_eq!((calls.load(Ordering::SeqCst), err.attempts()), (1, 1));
     assert_eq!(start.elapsed(), Duration::from_secs(3));
+}
+
+#[test]
+fn no_blocking_attempt_starts_after_the_deadline_either() {
+    // Real sleeps here: keep them to milliseconds.
+    let policy = Oversleeps {
+        delay: 30 * MS,
+        deadline: 20 * MS,
+    };
+    let (calls, mut op) = flaky(u32::MAX, ErrorKind::ConnectionReset);
+    let err = persevere::retry(move || op().into_inner())
+        .policy(policy)
+        .call()
+        .unwrap_err();
+    assert_eq!(err.reason(), StopReason::Deadline);
+    assert_eq!((calls.load(Ordering::SeqCst), err.attempts()), (1, 1));
+    assert!(err.elapsed() >= 30 * MS);
 }
