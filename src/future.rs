@@ -53,7 +53,6 @@ pin_project! {
         notify: N,
         budget: B,
         attempt_timeout: Option<Duration>,
-        timed: bool,
         call: CallState,
         #[pin]
         attempt: Attempt<Fut>,
@@ -101,7 +100,6 @@ where
 {
     #[inline]
     pub(crate) fn new(retry: Retry<Op, P, C, N, B>) -> Self {
-        let timed = retry.attempt_timeout.is_some() || retry.policy.deadline().is_some();
         RetryFuture {
             op: retry.op,
             policy: retry.policy,
@@ -109,7 +107,6 @@ where
             notify: retry.notify,
             budget: retry.budget,
             attempt_timeout: retry.attempt_timeout,
-            timed,
             call: CallState::new(retry.seed),
             attempt: Attempt::Idle,
             timer: Timer::Off,
@@ -198,8 +195,9 @@ where
                         this.attempt.set(Attempt::Done);
                         return Poll::Ready(Err(this.call.stop_at_deadline()));
                     }
-                    let attempt = this.call.start_attempt(*this.timed, &*this.budget);
-                    if *this.timed {
+                    let timed = deadline.is_some() || this.attempt_timeout.is_some();
+                    let attempt = this.call.start_attempt(timed, &*this.budget);
+                    if timed {
                         arm_for_attempt(
                             this.timer.as_mut(),
                             this.call,
