@@ -348,13 +348,7 @@ async fn read_request(stream: &mut TcpStream) -> Option<(String, String)> {
             return None;
         }
         let mut chunk = [0; 1024];
-        let n = timeout(IO_LIMIT, stream.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return None;
-        }
+        let n = read_some(stream, &mut chunk).await?;
         buf.extend_from_slice(&chunk[..n]);
     };
     let head = std::str::from_utf8(&buf[..head_end]).ok()?;
@@ -368,14 +362,14 @@ async fn read_request(stream: &mut TcpStream) -> Option<(String, String)> {
     let mut body_read = buf.len() - head_end;
     let mut chunk = [0; 1024];
     while body_read < length {
-        let n = timeout(IO_LIMIT, stream.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return None;
-        }
-        body_read += n;
+        body_read += read_some(stream, &mut chunk).await?;
     }
     Some((method, path))
+}
+
+/// Reads at least one byte within `IO_LIMIT`; `None` on a timeout, an error
+/// or the client closing.
+async fn read_some(stream: &mut TcpStream, chunk: &mut [u8]) -> Option<usize> {
+    let n = timeout(IO_LIMIT, stream.read(chunk)).await.ok()?.ok()?;
+    (n > 0).then_some(n)
 }
