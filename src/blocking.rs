@@ -52,7 +52,7 @@ where
         let mut call = CallState::new(self.seed);
         let deadline = self.policy.deadline();
         loop {
-            if call.past_deadline(deadline) {
+            if call.attempt() > 0 && call.past_deadline(deadline) {
                 return Err(call.stop_at_deadline());
             }
             let attempt = call.start_attempt(deadline.is_some(), &self.budget);

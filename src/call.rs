@@ -173,14 +173,15 @@ impl CallState {
         decision
     }
 
-    /// True when the next attempt would start at or after `deadline`: a sleep
-    /// on a real clock can end a little late, and a policy of the caller's
-    /// own may ask for a sleep past its deadline. Reads the clock only for a
-    /// retry under a deadline.
+    /// True when a retry would start at or after `deadline`: a sleep on a
+    /// real clock can end a little late, and a policy of the caller's own may
+    /// ask for a sleep past its deadline. Reads the clock only under a
+    /// deadline.
+    #[inline]
     pub(crate) fn past_deadline(&mut self, deadline: Option<Duration>) -> bool {
         match deadline {
-            Some(deadline) if self.attempt > 0 => self.elapsed() >= deadline,
-            _ => false,
+            Some(deadline) => self.elapsed() >= deadline,
+            None => false,
         }
     }
 

@@ -46,6 +46,7 @@ pin_project! {
     /// # }
     /// ```
     #[must_use = "futures do nothing unless polled"]
+    #[project = RetryFutureProj]
     pub struct RetryFuture<Op, Fut, P, C, N, B = NoBudget> {
         op: Op,
         policy: P,
@@ -148,6 +149,17 @@ fn far_future(now: Instant) -> Instant {
     now + Duration::from_secs(86_400 * 365 * 30)
 }
 
+/// Waits for the backoff sleep, if the timer holds one.
+fn poll_backoff(timer: Pin<&mut Timer>, cx: &mut Context<'_>) -> Poll<()> {
+    if let TimerProj::Armed { sleep, purpose } = timer.project() {
+        if *purpose == Purpose::Backoff {
+            ready!(sleep.poll(cx));
+            *purpose = Purpose::Spent;
+        }
+    }
+    Poll::Ready(())
+}
+
 /// Bounds the attempt about to start by the attempt timeout or what is left
 /// before the deadline, whichever is shorter.
 fn arm_for_attempt(
@@ -179,39 +191,83 @@ where
 {
     type Output = Result<T, RetryError<E>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        loop {
-            let failure = match this.attempt.as_mut().project() {
-                AttemptProj::Idle => {
-                    if let TimerProj::Armed { sleep, purpose } = this.timer.as_mut().project() {
-                        if *purpose == Purpose::Backoff {
-                            ready!(sleep.poll(cx));
-                            *purpose = Purpose::Spent;
+        // The first attempt of a call with no deadline and no attempt timeout
+        // needs no timer and no span: run it here, and leave the rest to the
+        // state machine, kept out of line so that this path stays short.
+        let untimed = this.attempt_timeout.is_none() && this.policy.deadline().is_none();
+        if untimed && this.call.attempt() == 0 {
+            let attempt = this.call.start_attempt(false, &*this.budget);
+            let future = (this.op)(attempt);
+            this.attempt.set(Attempt::Running { future });
+        }
+        if untimed && this.call.attempt() == 1 {
+            if let AttemptProj::Running { future } = this.attempt.as_mut().project() {
+                match future.poll(cx) {
+                    Poll::Ready(Ok(value)) => {
+                        this.call.succeeded(&*this.budget);
+                        this.attempt.set(Attempt::Done);
+                        return Poll::Ready(Ok(value));
+                    }
+                    Poll::Ready(Err(error)) => {
+                        if let Some(stopped_or_yielded) = after_failure(&mut this, Some(error), cx)
+                        {
+                            return stopped_or_yielded;
                         }
                     }
-                    let deadline = this.policy.deadline();
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        }
+        poll_machine(this, cx)
+    }
+}
+
+/// The state machine: waits for the backoff, starts each attempt (bounded by
+/// the attempt timeout and the deadline) inside the call's span, and polls it.
+#[inline(never)]
+fn poll_machine<Op, Fut, T, E, P, C, N, B>(
+    mut this: RetryFutureProj<'_, Op, Fut, P, C, N, B>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<T, RetryError<E>>>
+where
+    Op: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: Debug,
+    P: RetryPolicy,
+    C: Classify<E>,
+    N: Notify<E>,
+    B: RetryBudget,
+{
+    loop {
+        let failure = match this.attempt.as_mut().project() {
+            AttemptProj::Idle => {
+                let deadline = this.policy.deadline();
+                if this.call.attempt() > 0 {
+                    ready!(poll_backoff(this.timer.as_mut(), cx));
                     if this.call.past_deadline(deadline) {
                         this.attempt.set(Attempt::Done);
                         return Poll::Ready(Err(this.call.stop_at_deadline()));
                     }
-                    let timed = deadline.is_some() || this.attempt_timeout.is_some();
-                    let attempt = this.call.start_attempt(timed, &*this.budget);
-                    if timed {
-                        arm_for_attempt(
-                            this.timer.as_mut(),
-                            this.call,
-                            *this.attempt_timeout,
-                            deadline,
-                        );
-                    }
-                    let future = in_span(this.call.span(), || (this.op)(attempt));
-                    this.attempt.set(Attempt::Running { future });
-                    continue;
                 }
-                AttemptProj::Running { future } => match in_span(this.call.span(), || {
-                    future.poll(cx)
-                }) {
+                let timed = deadline.is_some() || this.attempt_timeout.is_some();
+                let attempt = this.call.start_attempt(timed, &*this.budget);
+                if timed {
+                    arm_for_attempt(
+                        this.timer.as_mut(),
+                        this.call,
+                        *this.attempt_timeout,
+                        deadline,
+                    );
+                }
+                let future = in_span(this.call.span(), || (this.op)(attempt));
+                this.attempt.set(Attempt::Running { future });
+                continue;
+            }
+            AttemptProj::Running { future } => {
+                match in_span(this.call.span(), || future.poll(cx)) {
                     Poll::Ready(Ok(value)) => {
                         this.call.succeeded(&*this.budget);
                         this.attempt.set(Attempt::Done);
@@ -234,41 +290,71 @@ where
                         *purpose = Purpose::Spent;
                         None
                     }
-                },
-                AttemptProj::Done => panic!("RetryFuture polled after completion"),
-            };
-
-            // The attempt failed (or timed out, if `failure` is `None`).
-            let outcome = this.call.after_failure(
-                failure,
-                &*this.policy,
-                &*this.classifier,
-                this.notify,
-                &*this.budget,
-            );
-            // On a retry the error is already dropped: drop the attempt's
-            // future too, with anything it holds, before sleeping.
-            let delay = match outcome {
-                Ok(delay) => {
-                    this.attempt.set(Attempt::Idle);
-                    delay
                 }
-                Err(error) => {
-                    this.attempt.set(Attempt::Done);
-                    return Poll::Ready(Err(error));
-                }
-            };
-            if delay.is_zero() {
-                // No timer for a zero delay: yield once so other tasks run.
-                if let TimerProj::Armed { purpose, .. } = this.timer.as_mut().project() {
-                    *purpose = Purpose::Spent;
-                }
-                cx.waker().wake_by_ref();
-                return Poll::Pending;
             }
-            arm(this.timer.as_mut(), delay, Purpose::Backoff);
+            AttemptProj::Done => panic!("RetryFuture polled after completion"),
+        };
+        // The attempt failed (or timed out, if `failure` is `None`).
+        if let Some(stopped_or_yielded) = after_failure(&mut this, failure, cx) {
+            return stopped_or_yielded;
         }
     }
+}
+
+/// Handles a failed attempt (`None`: one that timed out). Returns the call's
+/// result when it stops, `Pending` when the task must yield before a
+/// zero-delay retry, and `None` when the machine goes on: the backoff timer is
+/// armed, or a zero-delay retry starts at once.
+#[inline(never)]
+fn after_failure<Op, Fut, T, E, P, C, N, B>(
+    this: &mut RetryFutureProj<'_, Op, Fut, P, C, N, B>,
+    failure: Option<E>,
+    cx: &mut Context<'_>,
+) -> Option<Poll<Result<T, RetryError<E>>>>
+where
+    Fut: Future<Output = Result<T, E>>,
+    E: Debug,
+    P: RetryPolicy,
+    C: Classify<E>,
+    N: Notify<E>,
+    B: RetryBudget,
+{
+    let outcome = this.call.after_failure(
+        failure,
+        &*this.policy,
+        &*this.classifier,
+        this.notify,
+        &*this.budget,
+    );
+    // On a retry the error is already dropped: drop the attempt's future
+    // too, with anything it holds, before sleeping.
+    let delay = match outcome {
+        Ok(delay) => {
+            this.attempt.set(Attempt::Idle);
+            delay
+        }
+        Err(error) => {
+            this.attempt.set(Attempt::Done);
+            return Some(Poll::Ready(Err(error)));
+        }
+    };
+    if delay.is_zero() {
+        if let TimerProj::Armed { purpose, .. } = this.timer.as_mut().project() {
+            *purpose = Purpose::Spent;
+        }
+        // No timer for a zero delay: retry at once while the task has
+        // cooperative budget left, as tokio's own resources do; once it runs
+        // out, yield so that other tasks run.
+        return match tokio::task::coop::poll_proceed(cx) {
+            Poll::Ready(progress) => {
+                progress.made_progress();
+                None
+            }
+            Poll::Pending => Some(Poll::Pending),
+        };
+    }
+    arm(this.timer.as_mut(), delay, Purpose::Backoff);
+    None
 }
 
 impl<Op, Fut, P: fmt::Debug, C: fmt::Debug, N, B: fmt::Debug> fmt::Debug
