@@ -5,6 +5,7 @@
 
 use crate::budget::RetryBudget;
 use crate::classify::{Classification, Classify, RetryKind};
+use crate::elapsed::Elapsed;
 use crate::error::{RetryError, StopReason};
 use crate::notify::{Notify, RetryEvent};
 use crate::policy::{AttemptContext, Decision, RetryPolicy};
@@ -81,6 +82,11 @@ impl CallState {
         now.saturating_duration_since(*self.start.get_or_insert(now))
     }
 
+    /// When the clock started, starting it now if it has not yet.
+    fn start(&mut self) -> Instant {
+        *self.start.get_or_insert_with(Instant::now)
+    }
+
     /// Reports the successful attempt to the budget.
     #[inline]
     pub(crate) fn succeeded<B: RetryBudget>(&self, budget: &B) {
@@ -115,17 +121,20 @@ impl CallState {
             None => Classification::timeout(),
         };
         budget.on_failure(verdict.kind());
-        let elapsed = self.elapsed();
-        let delay = match self.decide(policy, budget, verdict, elapsed) {
+        let start = self.start();
+        let delay = match self.decide(policy, budget, verdict, start) {
             Decision::Retry(delay) => delay,
-            Decision::Stop(reason) => return Err(self.give_up(reason, elapsed, failure)),
+            Decision::Stop(reason) => {
+                let elapsed = self.elapsed();
+                return Err(self.give_up(reason, elapsed, failure));
+            }
         };
         notify.notify(&RetryEvent {
             attempt: self.attempt,
             error: failure.as_ref(),
             classification: verdict,
             delay,
-            elapsed,
+            elapsed: Elapsed::Since(start),
         });
         let error = failure
             .as_ref()
@@ -151,12 +160,12 @@ impl CallState {
         policy: &P,
         budget: &B,
         verdict: Classification,
-        elapsed: Duration,
+        start: Instant,
     ) -> Decision {
         let Some(kind) = verdict.kind() else {
             return Decision::Stop(StopReason::Terminal);
         };
-        let mut failed = AttemptContext::new(self.attempt, elapsed)
+        let mut failed = AttemptContext::started_at(self.attempt, start)
             .with_kind(kind)
             .with_server_delay(verdict.server_delay());
         if let Some(previous) = self.previous_delay {

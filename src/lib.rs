@@ -7,6 +7,7 @@ mod blocking;
 pub mod budget;
 mod call;
 pub mod classify;
+mod elapsed;
 mod error;
 mod future;
 mod jitter;

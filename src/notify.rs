@@ -1,6 +1,7 @@
 //! The hook that hears about each failed attempt before the retry.
 
 use crate::classify::Classification;
+use crate::elapsed::Elapsed;
 use std::time::Duration;
 
 /// A failed attempt that will be retried after [`delay`](Self::delay).
@@ -27,7 +28,7 @@ pub struct RetryEvent<'a, E> {
     pub(crate) error: Option<&'a E>,
     pub(crate) classification: Classification,
     pub(crate) delay: Duration,
-    pub(crate) elapsed: Duration,
+    pub(crate) elapsed: Elapsed,
 }
 
 impl<'a, E> RetryEvent<'a, E> {
@@ -110,7 +111,7 @@ impl<'a, E> RetryEvent<'a, E> {
     /// # }
     /// ```
     pub fn elapsed(&self) -> Duration {
-        self.elapsed
+        self.elapsed.get()
     }
 }
 

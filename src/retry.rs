@@ -70,6 +70,17 @@ impl RetryPolicy for DefaultPolicy {
 /// - no notify hook, no [budget](Retry::budget), no attempt timeout, jitter
 ///   seeded from the thread's random generator on the first retry.
 ///
+/// # Time
+///
+/// - A zero delay uses no timer: the next attempt starts at once while the
+///   task has tokio's cooperative budget left, and the task yields when it
+///   runs out (as tokio's own sockets and channels do), so a long run of
+///   immediate retries never starves the other tasks.
+/// - The clock is read for the first attempt only under a deadline or an
+///   attempt timeout. Otherwise it is read once when the first attempt fails,
+///   and then only when something asks how long the call has run: a
+///   deadline, a policy, a notify hook, or the error at the end.
+///
 /// # Tracing
 ///
 /// Under the target `persevere`:

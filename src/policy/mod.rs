@@ -18,6 +18,7 @@ pub use limits::Limited;
 pub use schedule::{Schedule, schedule};
 
 use crate::classify::RetryKind;
+use crate::elapsed::Elapsed;
 use crate::error::StopReason;
 use crate::rng::JitterRng;
 use std::sync::Arc;
@@ -61,9 +62,10 @@ pub trait RetryPolicy: Send + Sync {
     /// The overall deadline, measured from the start of the first attempt, if
     /// the policy has one.
     ///
-    /// The combinator reads the clock only when this is `Some` (or the call
-    /// has an attempt timeout), and cuts an attempt still running at the
-    /// deadline. The default is `None`.
+    /// The combinator starts the clock with the first attempt only when this
+    /// is `Some` (or the call has an attempt timeout), checks it before each
+    /// retry, and cuts an attempt still running at the deadline. The default
+    /// is `None`.
     ///
     /// # Examples
     ///
@@ -139,7 +141,7 @@ impl Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct AttemptContext {
     attempt: u32,
-    elapsed: Duration,
+    elapsed: Elapsed,
     previous_delay: Option<Duration>,
     kind: RetryKind,
     server_delay: Option<Duration>,
@@ -163,10 +165,19 @@ impl AttemptContext {
     pub const fn new(attempt: u32, elapsed: Duration) -> Self {
         AttemptContext {
             attempt: if attempt == 0 { 1 } else { attempt },
-            elapsed,
+            elapsed: Elapsed::Known(elapsed),
             previous_delay: None,
             kind: RetryKind::Transient,
             server_delay: None,
+        }
+    }
+
+    /// The failure of attempt number `attempt` of a call whose clock started
+    /// at `start`; the elapsed time is read when a policy asks for it.
+    pub(crate) fn started_at(attempt: u32, start: tokio::time::Instant) -> Self {
+        AttemptContext {
+            elapsed: Elapsed::Since(start),
+            ..AttemptContext::new(attempt, Duration::ZERO)
         }
     }
 
@@ -233,14 +244,17 @@ impl AttemptContext {
     /// Time since the first attempt started (see [`RetryError::elapsed`](crate::RetryError::elapsed)
     /// for when the clock starts).
     ///
+    /// In a context the combinator built, this reads the clock when called,
+    /// so a policy that never asks costs the retry no clock read.
+    ///
     /// # Examples
     ///
     /// ```
     /// # use persevere::AttemptContext; use std::time::Duration;
     /// assert_eq!(AttemptContext::new(1, Duration::from_secs(3)).elapsed(), Duration::from_secs(3));
     /// ```
-    pub const fn elapsed(&self) -> Duration {
-        self.elapsed
+    pub fn elapsed(&self) -> Duration {
+        self.elapsed.get()
     }
 
     /// The delay slept before the attempt that failed; `None` after the first.
