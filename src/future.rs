@@ -192,44 +192,43 @@ where
     type Output = Result<T, RetryError<E>>;
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // The first attempt of a call with no deadline and no attempt timeout
         // needs no timer and no span: run it here, and leave the rest to the
         // state machine, kept out of line so that this path stays short.
+        let mut this = self.as_mut().project();
         let untimed = this.attempt_timeout.is_none() && this.policy.deadline().is_none();
+        let mut first_failure = None;
         if untimed && this.call.attempt() == 0 {
             let attempt = this.call.start_attempt(false, &*this.budget);
             let future = (this.op)(attempt);
             this.attempt.set(Attempt::Running { future });
         }
         if untimed && this.call.attempt() == 1 {
-            if let AttemptProj::Running { future } = this.attempt.as_mut().project() {
+            let mut state = this.attempt;
+            if let AttemptProj::Running { future } = state.as_mut().project() {
                 match future.poll(cx) {
                     Poll::Ready(Ok(value)) => {
                         this.call.succeeded(&*this.budget);
-                        this.attempt.set(Attempt::Done);
+                        state.set(Attempt::Done);
                         return Poll::Ready(Ok(value));
                     }
-                    Poll::Ready(Err(error)) => {
-                        if let Some(stopped_or_yielded) = after_failure(&mut this, Some(error), cx)
-                        {
-                            return stopped_or_yielded;
-                        }
-                    }
+                    Poll::Ready(Err(error)) => first_failure = Some(error),
                     Poll::Pending => return Poll::Pending,
                 }
             }
         }
-        poll_machine(this, cx)
+        poll_machine(self.project(), first_failure, cx)
     }
 }
 
-/// The state machine: waits for the backoff, starts each attempt (bounded by
+/// The state machine: handles the failure of the first attempt if the inline
+/// path saw one, then waits for each backoff, starts each attempt (bounded by
 /// the attempt timeout and the deadline) inside the call's span, and polls it.
 #[inline(never)]
 fn poll_machine<Op, Fut, T, E, P, C, N, B>(
     mut this: RetryFutureProj<'_, Op, Fut, P, C, N, B>,
+    first_failure: Option<E>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<T, RetryError<E>>>
 where
@@ -241,6 +240,11 @@ where
     N: Notify<E>,
     B: RetryBudget,
 {
+    if let Some(error) = first_failure {
+        if let Some(stopped_or_yielded) = after_failure(&mut this, Some(error), cx) {
+            return stopped_or_yielded;
+        }
+    }
     loop {
         let failure = match this.attempt.as_mut().project() {
             AttemptProj::Idle => {
