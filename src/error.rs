@@ -74,7 +74,9 @@ pub struct RetryError<E> {
     attempts: u32,
     elapsed: Duration,
     last_error: Option<E>,
-    context: Option<Cow<'static, str>>,
+    /// Boxed so that the error (and every `Result` that carries it) stays
+    /// small: contexts are rare, results are on every call.
+    context: Option<Box<Cow<'static, str>>>,
 }
 
 impl<E> RetryError<E> {
@@ -96,6 +98,10 @@ impl<E> RetryError<E> {
     /// Says what the call was doing, in front of the message:
     /// `deleting role build-bot: gave up after 10 attempts in 12.3s: …`.
     ///
+    /// The context is boxed, so attaching one allocates once; in exchange the
+    /// error stays small (40 bytes around an `io::Error`), which every
+    /// `Result` that carries it, successful or not, benefits from.
+    ///
     /// # Examples
     ///
     /// ```
@@ -111,7 +117,7 @@ impl<E> RetryError<E> {
     /// ```
     #[must_use]
     pub fn with_context(mut self, context: impl Into<Cow<'static, str>>) -> Self {
-        self.context = Some(context.into());
+        self.context = Some(Box::new(context.into()));
         self
     }
 
@@ -127,7 +133,7 @@ impl<E> RetryError<E> {
     /// # }
     /// ```
     pub fn context(&self) -> Option<&str> {
-        self.context.as_deref()
+        self.context.as_deref().map(|c| &**c)
     }
 
     /// Why retrying stopped.
