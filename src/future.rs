@@ -199,12 +199,13 @@ where
         let mut this = self.as_mut().project();
         let untimed = this.attempt_timeout.is_none() && this.policy.deadline().is_none();
         let mut first_failure = None;
-        if untimed && this.call.attempt() == 0 {
-            let attempt = this.call.start_attempt(false, &*this.budget);
+        let mut attempt = this.call.attempt();
+        if untimed && attempt == 0 {
+            attempt = this.call.start_attempt(false, &*this.budget);
             let future = (this.op)(attempt);
             this.attempt.set(Attempt::Running { future });
         }
-        if untimed && this.call.attempt() == 1 {
+        if untimed && attempt == 1 {
             let mut state = this.attempt;
             if let AttemptProj::Running { future } = state.as_mut().project() {
                 match future.poll(cx) {
