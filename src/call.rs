@@ -25,6 +25,12 @@ impl Debug for TimedOut {
     }
 }
 
+/// The attempt's error as tracing shows it: its `Debug` form, or
+/// [`TimedOut`] for an attempt that did not finish.
+fn shown<E: Debug>(error: Option<&E>) -> &dyn Debug {
+    error.map_or(&TimedOut as &dyn Debug, |e| e as &dyn Debug)
+}
+
 #[derive(Debug)]
 pub(crate) struct CallState {
     attempt: u32,
@@ -124,10 +130,7 @@ impl CallState {
         let start = self.start();
         let delay = match self.decide(policy, budget, verdict, start) {
             Decision::Retry(delay) => delay,
-            Decision::Stop(reason) => {
-                let elapsed = self.elapsed();
-                return Err(self.give_up(reason, elapsed, failure));
-            }
+            Decision::Stop(reason) => return Err(self.give_up(reason, failure)),
         };
         notify.notify(&RetryEvent {
             attempt: self.attempt,
@@ -136,15 +139,12 @@ impl CallState {
             delay,
             elapsed: Elapsed::Since(start),
         });
-        let error = failure
-            .as_ref()
-            .map_or(&TimedOut as &dyn Debug, |e| e as &dyn Debug);
         let (attempt, taken) = (self.attempt, self.taken);
         tracing::info!(
             target: "persevere",
             parent: self.open_span(),
             attempt,
-            error = ?error,
+            error = ?shown(failure.as_ref()),
             kind = ?verdict.kind().unwrap_or(RetryKind::Transient),
             server_delay = ?verdict.server_delay(),
             delay = ?delay,
@@ -196,8 +196,7 @@ impl CallState {
 
     /// Gives up before starting an attempt, the deadline having passed.
     pub(crate) fn stop_at_deadline<E: Debug>(&mut self) -> RetryError<E> {
-        let elapsed = self.elapsed();
-        self.give_up(StopReason::Deadline, elapsed, None)
+        self.give_up(StopReason::Deadline, None)
     }
 
     /// Reports an attempt cut at the deadline to the budget, and gives up.
@@ -207,20 +206,12 @@ impl CallState {
         budget: &B,
     ) -> RetryError<E> {
         budget.on_failure(Some(RetryKind::Timeout));
-        let elapsed = self.elapsed();
-        self.give_up(StopReason::Deadline, elapsed, None)
+        self.stop_at_deadline()
     }
 
     /// Reports the stop and builds the caller's error.
-    fn give_up<E: Debug>(
-        &mut self,
-        reason: StopReason,
-        elapsed: Duration,
-        last_error: Option<E>,
-    ) -> RetryError<E> {
-        let error = last_error
-            .as_ref()
-            .map_or(&TimedOut as &dyn Debug, |e| e as &dyn Debug);
+    fn give_up<E: Debug>(&mut self, reason: StopReason, last_error: Option<E>) -> RetryError<E> {
+        let elapsed = self.elapsed();
         let (attempts, taken) = (self.attempt, self.taken);
         tracing::warn!(
             target: "persevere",
@@ -229,7 +220,7 @@ impl CallState {
             elapsed = ?elapsed,
             reason = %reason,
             budget_taken = taken,
-            error = ?error,
+            error = ?shown(last_error.as_ref()),
             "giving up"
         );
         RetryError::new(reason, self.attempt, elapsed, last_error)
