@@ -66,8 +66,8 @@ impl CallState {
             budget.on_call();
         }
         self.attempt = self.attempt.saturating_add(1);
-        if timed && self.start.is_none() {
-            self.start = Some(Instant::now());
+        if timed {
+            self.start();
         }
         self.attempt
     }
