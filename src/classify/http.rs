@@ -161,7 +161,13 @@ pub fn classify_parts(status: ::http::StatusCode, headers: &::http::HeaderMap) -
     classify_response(status.as_u16(), retry_after)
 }
 
-/// [`is_idempotent_method`] for an `http::Method`.
+/// Whether an `http::Method` is idempotent, as the `http` crate's own
+/// [`Method::is_idempotent`](::http::Method::is_idempotent) says.
+///
+/// It agrees with [`is_idempotent_method`] on every method RFC 9110 defines,
+/// and follows the `http` crate beyond them: `QUERY` (a safe method, known to
+/// `http` 1.5 and later) is idempotent here but not for
+/// [`is_idempotent_method`], which keeps to RFC 9110's list.
 ///
 /// # Examples
 ///
@@ -174,7 +180,7 @@ pub fn classify_parts(status: ::http::StatusCode, headers: &::http::HeaderMap) -
 /// ```
 #[cfg(feature = "http")]
 pub fn is_idempotent(method: &::http::Method) -> bool {
-    is_idempotent_method(method.as_str())
+    method.is_idempotent()
 }
 
 #[cfg(test)]
@@ -298,5 +304,21 @@ mod tests {
         for m in ["POST", "PATCH", "CONNECT", "get", "", "PUT "] {
             assert!(!is_idempotent_method(m));
         }
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn the_http_method_adapter_agrees_on_rfc_9110_methods() {
+        use ::http::Method;
+        for m in [
+            "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE", "POST", "PATCH", "CONNECT",
+        ] {
+            let method = Method::from_bytes(m.as_bytes()).unwrap();
+            assert_eq!(is_idempotent(&method), is_idempotent_method(m), "{m}");
+        }
+        // Beyond RFC 9110 the adapter follows the `http` crate.
+        assert!(is_idempotent(&Method::from_bytes(b"QUERY").unwrap()));
+        assert!(!is_idempotent_method("QUERY"));
+        assert!(!is_idempotent(&Method::from_bytes(b"get").unwrap()));
     }
 }
