@@ -198,7 +198,9 @@ async fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
         Ok(done) => {
             print_report(&done.report);
             let _ = std::fs::remove_file(&args.state);
-            let (expected, len) = source::sha256_file(&args.file)?;
+            // upload() hashed the source (and resume() checked it against
+            // the state): no second read of the file.
+            let (expected, len) = (done.state.source_sha256.as_str(), done.state.total_size);
             let (got, got_len) = verify::download_sha256(
                 &client,
                 &done.state.bucket,
@@ -207,7 +209,7 @@ async fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
                 opts.attempt_timeout,
             )
             .await?;
-            if (got.as_str(), got_len) != (expected.as_str(), len) {
+            if (got.as_str(), got_len) != (expected, len) {
                 println!(
                     "MISMATCH: downloaded {got_len} bytes with SHA-256 {got}, the source has {len} bytes with {expected}"
                 );

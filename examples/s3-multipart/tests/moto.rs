@@ -54,9 +54,11 @@ fn options(bucket: &str, key: &str, part_attempts: u32) -> UploadOptions {
     }
 }
 
-async fn assert_object_matches(endpoint: &str, opts: &UploadOptions, file: &Path) {
+/// The object read back has the source's SHA-256 and length, as the upload
+/// hashed them into its state (`resume` checks them against the file again).
+async fn assert_object_matches(endpoint: &str, opts: &UploadOptions, state: &ResumeState) {
+    assert_eq!(state.total_size, SIZE);
     let client = client::connect(endpoint);
-    let (expected, len) = source::sha256_file(file).unwrap();
     let got = verify::download_sha256(
         &client,
         &opts.bucket,
@@ -68,7 +70,7 @@ async fn assert_object_matches(endpoint: &str, opts: &UploadOptions, file: &Path
     .unwrap();
     assert_eq!(
         got,
-        (expected, len),
+        (state.source_sha256.clone(), SIZE),
         "downloaded object differs from the source"
     );
 }
@@ -111,7 +113,6 @@ async fn twenty_percent_of_requests_reset_and_the_upload_completes() {
 
     upload::ensure_bucket(&client, &opts).await.unwrap();
     let done = upload::upload(&client, &opts, &file).await.unwrap();
-    let (expected, _) = source::sha256_file(&file).unwrap();
     let got = verify::download_sha256(
         &client,
         &opts.bucket,
@@ -121,7 +122,7 @@ async fn twenty_percent_of_requests_reset_and_the_upload_completes() {
     )
     .await
     .unwrap();
-    assert_eq!(got, (expected, SIZE));
+    assert_eq!(got, (done.state.source_sha256.clone(), SIZE));
 
     let stats = proxy.stats();
     print_report("resets", &done.report);
@@ -223,7 +224,7 @@ async fn a_part_that_always_fails_is_resumed_without_resending_the_others() {
     assert_eq!(second.upload_parts_seen, BTreeMap::from([(3, 1)]));
     assert_eq!(second.upload_parts_forwarded, BTreeMap::from([(3, 1)]));
 
-    assert_object_matches(&endpoint, &opts, &file).await;
+    assert_object_matches(&endpoint, &opts, &done.state).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,7 +261,7 @@ async fn silent_connections_hit_the_attempt_timeout_and_the_upload_completes() {
     eprintln!("proxy: {stats:?}");
     assert!(stats.silent >= 3, "{stats:?}");
     drop(proxy);
-    assert_object_matches(&endpoint, &opts, &file).await;
+    assert_object_matches(&endpoint, &opts, &done.state).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
