@@ -265,21 +265,6 @@ pub fn error_chain(error: &(dyn Error + 'static)) -> String {
     out
 }
 
-/// Describes a call that gave up: `gave up after 3 attempts in 1.2s: <the
-/// last error and its causes>`.
-pub fn describe<E: Error + 'static>(err: &RetryError<E>) -> String {
-    let last = match err.last_error() {
-        Some(e) => error_chain(e),
-        None => "the attempt timed out".to_owned(),
-    };
-    format!(
-        "{} after {} attempts in {:.1?}: {last}",
-        err.reason(),
-        err.attempts(),
-        err.elapsed()
-    )
-}
-
 fn describe_event<E: Error + 'static>(event: &RetryEvent<'_, E>) -> String {
     let error = match event.error() {
         Some(e) => error_chain(e),
@@ -314,10 +299,16 @@ where
         .await
 }
 
-fn request_error<E: Error + 'static>(operation: &'static str, err: &RetryError<E>) -> UploadError {
+/// An [`UploadError::Request`] for `operation`'s call that gave up: its
+/// `RetryError` (`gave up after 3 attempts in 1.2s: <the last error>`) and
+/// the last error's causes, by [`error_chain`].
+pub(crate) fn request_error<E: Error + 'static>(
+    operation: &'static str,
+    err: &RetryError<E>,
+) -> UploadError {
     UploadError::Request {
         operation,
-        message: describe(err),
+        message: error_chain(err),
     }
 }
 
@@ -578,7 +569,7 @@ async fn finish(
             state,
         }),
         Err(err) => Err(UploadError::Incomplete(Box::new(Incomplete {
-            complete_error: Some(describe(&err)),
+            complete_error: Some(error_chain(&err)),
             state,
             report,
         }))),
@@ -650,10 +641,9 @@ async fn upload_part(
             }
         },
         Err(err) => {
-            report.attempts = err.attempts();
             report.outcome = PartOutcome::Failed {
                 reason: err.reason(),
-                error: describe(&err),
+                error: error_chain(&err),
             };
             (report, None)
         }

@@ -2,7 +2,7 @@
 
 use crate::classify::classify_sdk_error;
 use crate::source::hex;
-use crate::upload::{UploadError, describe};
+use crate::upload::{UploadError, request_error};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::SdkError;
@@ -91,8 +91,5 @@ pub async fn download_sha256(
     .classify(classify_download)
     .attempt_timeout(attempt_timeout)
     .await
-    .map_err(|e| UploadError::Request {
-        operation: "GetObject",
-        message: describe(&e),
-    })
+    .map_err(|e| request_error("GetObject", &e))
 }
