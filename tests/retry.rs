@@ -291,6 +291,29 @@ async fn zero_delay_retries_start_at_once_without_a_timer() {
     assert_eq!(start.elapsed(), Duration::ZERO);
 }
 
+/// On a runtime without a time driver, creating any `Sleep` panics: so a
+/// call that succeeds at once, or retries with zero delays, uses no timer.
+#[test]
+fn no_timer_without_a_delay_deadline_or_attempt_timeout() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        assert_eq!(
+            persevere::retry(|| async { Ok::<_, Error>(7) })
+                .await
+                .unwrap(),
+            7
+        );
+        let (calls, op) = flaky(3, ErrorKind::ConnectionReset);
+        let value = persevere::retry(op)
+            .policy(Fixed::new(Duration::ZERO).with_max_attempts(4))
+            .await
+            .unwrap();
+        assert_eq!((value, calls.load(Ordering::SeqCst)), (4, 4));
+    });
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_long_run_of_zero_delay_retries_lets_other_tasks_run() {
     let ticks = Rc::new(Cell::new(0u32));
@@ -312,7 +335,8 @@ async fn a_long_run_of_zero_delay_retries_lets_other_tasks_run() {
             assert_eq!(value, 2_001);
             // The retries ran out of cooperative budget now and then and
             // yielded, so the other task ran while they went on.
-            assert!(ticks.get() > 0, "the retries never yielded");
+            // About one yield per 128 retries (tokio's budget per poll).
+            assert!(ticks.get() >= 10, "yielded {} times", ticks.get());
             counter.abort();
         })
         .await;

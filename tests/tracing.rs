@@ -5,6 +5,7 @@ use persevere::{Fixed, RetryPolicyExt};
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing_subscriber::fmt::format::FmtSpan;
 
 /// A writer that keeps everything the subscriber prints.
 #[derive(Clone, Default)]
@@ -23,12 +24,24 @@ impl Write for Captured {
 /// Runs `fut` on a paused current-thread runtime under a subscriber that
 /// captures every event at INFO and above, and returns the captured lines.
 fn captured<F: std::future::Future>(fut: F) -> Vec<String> {
+    captured_with(FmtSpan::NONE, fut)
+}
+
+/// The number of spans opened while `fut` ran: the subscriber prints a line
+/// for each new span, and the calls below log no events of their own.
+fn spans_opened<F: std::future::Future>(fut: F) -> usize {
+    let lines = captured_with(FmtSpan::NEW, fut);
+    lines.iter().filter(|l| l.ends_with(": new")).count()
+}
+
+fn captured_with<F: std::future::Future>(spans: FmtSpan, fut: F) -> Vec<String> {
     let out = Captured::default();
     let writer = out.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .without_time()
+        .with_span_events(spans)
         .with_max_level(tracing::Level::INFO)
         .finish();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -49,6 +62,28 @@ fn a_first_try_success_reports_nothing() {
             .unwrap();
     });
     assert!(lines.is_empty(), "{lines:?}");
+}
+
+#[test]
+fn a_first_try_success_opens_no_span_and_a_retried_call_exactly_one() {
+    let at_once = spans_opened(async {
+        persevere::retry(|| async { Ok::<_, &str>(1) })
+            .await
+            .unwrap();
+    });
+    assert_eq!(at_once, 0);
+    let retried = spans_opened(async {
+        let mut n = 0;
+        persevere::retry(|| {
+            n += 1;
+            let fail = n <= 2;
+            async move { if fail { Err("reset") } else { Ok(()) } }
+        })
+        .policy(Fixed::new(Duration::from_millis(5)).with_max_attempts(3))
+        .await
+        .unwrap();
+    });
+    assert_eq!(retried, 1);
 }
 
 #[test]
