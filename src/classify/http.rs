@@ -94,10 +94,22 @@ pub fn classify_response_at(
     retry_after: Option<&str>,
     now: SystemTime,
 ) -> Classification {
-    let verdict = classify_status(status);
-    match retry_after.and_then(|value| parse_retry_after(value, now)) {
-        Some(delay) if verdict.is_retryable() => verdict.with_server_delay(delay),
-        _ => verdict,
+    with_retry_after(classify_status(status), retry_after, || now)
+}
+
+/// `verdict` with the delay `retry_after` asks for. A terminal verdict is
+/// returned as it is, before the value is parsed or the clock read.
+fn with_retry_after(
+    verdict: Classification,
+    retry_after: Option<&str>,
+    now: impl FnOnce() -> SystemTime,
+) -> Classification {
+    let Some(value) = retry_after.filter(|_| verdict.is_retryable()) else {
+        return verdict;
+    };
+    match parse_retry_after(value, now()) {
+        Some(delay) => verdict.with_server_delay(delay),
+        None => verdict,
     }
 }
 
@@ -114,7 +126,7 @@ pub fn classify_response_at(
 /// assert_eq!(c.server_delay(), Some(Duration::from_secs(2)));
 /// ```
 pub fn classify_response(status: u16, retry_after: Option<&str>) -> Classification {
-    classify_response_at(status, retry_after, SystemTime::now())
+    with_retry_after(classify_status(status), retry_after, SystemTime::now)
 }
 
 /// True for the methods RFC 9110 (section 9.2.2) defines as idempotent:
@@ -155,10 +167,14 @@ pub fn is_idempotent_method(method: &str) -> bool {
 /// ```
 #[cfg(feature = "http")]
 pub fn classify_parts(status: ::http::StatusCode, headers: &::http::HeaderMap) -> Classification {
+    let verdict = classify_status(status.as_u16());
+    if verdict.is_terminal() {
+        return verdict; // no delay to attach: skip the header lookup
+    }
     let retry_after = headers
         .get(::http::header::RETRY_AFTER)
         .and_then(|value| value.to_str().ok());
-    classify_response(status.as_u16(), retry_after)
+    with_retry_after(verdict, retry_after, SystemTime::now)
 }
 
 /// Whether an `http::Method` is idempotent, as the `http` crate's own
@@ -293,6 +309,24 @@ mod tests {
         assert_eq!(
             classify_response_at(500, None, now),
             Classification::transient()
+        );
+    }
+
+    #[test]
+    fn a_terminal_status_leaves_retry_after_unparsed() {
+        let date = Some("Wed, 21 Oct 2015 07:28:00 GMT");
+        let unread = || -> SystemTime { panic!("the clock was read for a terminal status") };
+        assert_eq!(
+            with_retry_after(classify_status(404), date, unread),
+            Classification::terminal()
+        );
+        assert_eq!(
+            with_retry_after(classify_status(503), None, unread),
+            Classification::throttled()
+        );
+        assert_eq!(
+            with_retry_after(classify_status(503), date, || at(1_445_412_000)).server_delay(),
+            Some(Duration::from_secs(480))
         );
     }
 

@@ -57,7 +57,8 @@ pub fn classify_error(error: &::reqwest::Error) -> Classification {
     } else {
         io::classify_error(error)
     };
-    if error.is_connect() && verdict.is_retryable() {
+    // `is_connect` walks the source chain: only a retryable verdict needs it.
+    if verdict.is_retryable() && error.is_connect() {
         verdict.never_sent()
     } else {
         verdict
