@@ -7,7 +7,7 @@
 //! | an io error in the chain (reset, broken pipe, timeout, …) | as [`persevere::classify::io`] says |
 //! | the connector's timeout, io or transient verdict (such as hyper's "connection closed before message completed") | timeout, transient |
 //! | the SDK's own timeout | timeout |
-//! | a response that could not be read (cut off mid-way) | transient |
+//! | a response that could not be read (cut off mid-way) | as its io error says, transient without one ([`classify_cut_off`]) |
 //! | S3 code `SlowDown` | throttled |
 //! | S3 code `RequestTimeout` | timeout |
 //! | S3 code `InternalError` | transient |
@@ -18,6 +18,7 @@
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::retry::ErrorKind;
+use persevere::classify::io::{classify_kind, find_io_error};
 use persevere::{Classification, Classify};
 use std::error::Error;
 
@@ -45,6 +46,15 @@ pub fn classify_code(code: &str) -> Option<Classification> {
     })
 }
 
+/// The verdict for a response (or body) cut off mid-way: what the first
+/// decisive io error in `error`'s `source()` chain says, even when that is
+/// terminal; transient when the chain holds none (or only `Other`).
+pub fn classify_cut_off(error: &(dyn Error + 'static)) -> Classification {
+    find_io_error(error)
+        .and_then(|e| classify_kind(e.kind()))
+        .unwrap_or_else(Classification::transient)
+}
+
 /// Classifies any operation's `SdkError` (see the table above).
 pub fn classify_sdk_error<E>(error: &SdkError<E, HttpResponse>) -> Classification
 where
@@ -70,14 +80,7 @@ where
                 Classification::terminal()
             }
         }
-        SdkError::ResponseError(_) => {
-            let by_io = persevere::classify::io::classify_error(error);
-            if by_io.is_retryable() {
-                by_io
-            } else {
-                Classification::transient()
-            }
-        }
+        SdkError::ResponseError(_) => classify_cut_off(error),
         SdkError::ServiceError(context) => {
             let raw = context.raw();
             let retry_after = raw.headers().get("retry-after");
@@ -161,11 +164,24 @@ mod tests {
         assert!(classify_sdk_error(&service(404, "Whatever")).is_terminal());
     }
 
+    fn cut_off(source: io::Error) -> SdkError<UploadPartError, HttpResponse> {
+        let raw = HttpResponse::new(StatusCode::try_from(200).unwrap(), SdkBody::empty());
+        SdkError::response_error(source, raw)
+    }
+
     #[test]
     fn a_reset_in_the_source_chain_is_transient() {
         let reset = ConnectorError::io(Box::new(io::Error::from(io::ErrorKind::ConnectionReset)));
         let err: SdkError<UploadPartError, HttpResponse> = SdkError::dispatch_failure(reset);
         assert_eq!(kind(classify_sdk_error(&err)), Some(RetryKind::Transient));
+
+        // A response cut off: its io error decides, terminal included.
+        let err = cut_off(io::Error::from(io::ErrorKind::ConnectionReset));
+        assert_eq!(kind(classify_sdk_error(&err)), Some(RetryKind::Transient));
+        let err = cut_off(io::Error::from(io::ErrorKind::TimedOut));
+        assert_eq!(kind(classify_sdk_error(&err)), Some(RetryKind::Timeout));
+        let err = cut_off(io::Error::from(io::ErrorKind::InvalidData));
+        assert!(classify_sdk_error(&err).is_terminal());
     }
 
     #[test]
@@ -181,5 +197,9 @@ mod tests {
         let user = ConnectorError::user("bad header".into());
         let err: SdkError<UploadPartError, HttpResponse> = SdkError::dispatch_failure(user);
         assert!(classify_sdk_error(&err).is_terminal());
+
+        // A response cut off with no decisive io error is transient.
+        let err = cut_off(io::Error::other("body ended early"));
+        assert_eq!(kind(classify_sdk_error(&err)), Some(RetryKind::Transient));
     }
 }

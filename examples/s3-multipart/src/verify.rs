@@ -1,6 +1,6 @@
 //! Reading the object back and comparing its SHA-256 with the source.
 
-use crate::classify::classify_sdk_error;
+use crate::classify::{classify_cut_off, classify_sdk_error};
 use crate::source::hex;
 use crate::upload::{UploadError, request_error};
 use aws_sdk_s3::Client;
@@ -42,18 +42,12 @@ impl Error for DownloadError {
 }
 
 /// The verdict for a download attempt: as [`classify_sdk_error`] for the
-/// request; a body cut off is transient unless its io error says otherwise.
+/// request; a body cut off is transient unless its io error says otherwise
+/// ([`classify_cut_off`]).
 pub fn classify_download(error: &DownloadError) -> Classification {
     match error {
         DownloadError::Request(e) => classify_sdk_error(e.as_ref()),
-        DownloadError::Body(e) => {
-            let by_io = persevere::classify::io::classify_error(e);
-            if by_io.is_retryable() {
-                by_io
-            } else {
-                Classification::transient()
-            }
-        }
+        DownloadError::Body(e) => classify_cut_off(e),
     }
 }
 
