@@ -67,15 +67,21 @@ pub fn classify_kind(kind: io::ErrorKind) -> Option<Classification> {
 /// assert_eq!(find_io_error(&reset).map(|e| e.kind()), Some(ErrorKind::ConnectionReset));
 /// ```
 pub fn find_io_error<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a io::Error> {
+    walk(error).map(|(io_error, _)| io_error)
+}
+
+/// [`find_io_error`], with the decisive error's verdict (`None` for an
+/// undecided `Other`), so that each `io::Error` is classified once.
+fn walk<'a>(error: &'a (dyn Error + 'static)) -> Option<(&'a io::Error, Option<Classification>)> {
     let mut undecided = None;
     let mut next = Some(error);
     for _ in 0..MAX_CHAIN_DEPTH {
         let Some(current) = next else { break };
         if let Some(io_error) = current.downcast_ref::<io::Error>() {
-            if classify_kind(io_error.kind()).is_some() {
-                return Some(io_error);
+            if let Some(verdict) = classify_kind(io_error.kind()) {
+                return Some((io_error, Some(verdict)));
             }
-            undecided.get_or_insert(io_error);
+            undecided.get_or_insert((io_error, None));
             // `io::Error::new(Other, inner)`: `source()` skips `inner` itself.
             if let Some(inner) = io_error.get_ref() {
                 next = Some(inner);
@@ -113,8 +119,8 @@ pub fn find_io_error<'a>(error: &'a (dyn Error + 'static)) -> Option<&'a io::Err
 /// assert!(classify_error(&err).is_retryable());
 /// ```
 pub fn classify_error(error: &(dyn Error + 'static)) -> Classification {
-    find_io_error(error)
-        .and_then(|e| classify_kind(e.kind()))
+    walk(error)
+        .and_then(|(_, verdict)| verdict)
         .unwrap_or_else(Classification::terminal)
 }
 
