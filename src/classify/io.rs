@@ -221,11 +221,10 @@ mod tests {
         }
     }
 
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     #[test]
     fn raw_os_errors_map_through_their_kind() {
         // Linux errno values; std maps each to its ErrorKind.
-        #[cfg(target_os = "linux")]
         for (errno, retryable) in [
             (104, true),
             (110, true),
