@@ -1,7 +1,6 @@
 //! `s3-multipart`: upload a file to an S3-compatible server in parts, each
 //! part retried by persevere, resumable when a part gives up. See README.md.
 
-use persevere::RetryPolicyExt;
 use s3_multipart::proxy::{self, Faults, Proxy};
 use s3_multipart::upload::{self, PartOutcome, UploadError, UploadReport};
 use s3_multipart::{ResumeState, UploadOptions, client, source, verify};
@@ -55,8 +54,6 @@ fn parse_args() -> Result<Args, String> {
     let mut state = PathBuf::from("target/s3-multipart/state.json");
     let (mut resume, mut abort) = (false, false);
     let mut options = UploadOptions::new("persevere-demo", "backup.bin");
-    let mut max_attempts = 6;
-    let mut part_deadline = 120;
     let mut faults = Faults::default();
 
     let mut args = std::env::args().skip(1);
@@ -73,8 +70,14 @@ fn parse_args() -> Result<Args, String> {
             "--size-mib" => size_mib = num(&flag, value()?)?,
             "--part-size-mib" => options.part_size = num::<u64>(&flag, value()?)? * source::MIB,
             "--concurrency" => options.concurrency = num(&flag, value()?)?,
-            "--max-attempts" => max_attempts = num(&flag, value()?)?,
-            "--part-deadline-secs" => part_deadline = num(&flag, value()?)?,
+            "--max-attempts" => {
+                options.part_policy = options.part_policy.with_max_attempts(num(&flag, value()?)?);
+            }
+            "--part-deadline-secs" => {
+                options.part_policy = options
+                    .part_policy
+                    .with_deadline(Duration::from_secs(num(&flag, value()?)?));
+            }
             "--attempt-timeout-secs" => {
                 options.attempt_timeout = Duration::from_secs(num(&flag, value()?)?);
             }
@@ -97,9 +100,6 @@ fn parse_args() -> Result<Args, String> {
     if resume && abort {
         return Err("--resume and --abort exclude each other".into());
     }
-    options.part_policy = (*options.part_policy.inner())
-        .with_max_attempts(max_attempts)
-        .with_deadline(Duration::from_secs(part_deadline));
     Ok(Args {
         endpoint,
         file,
