@@ -10,7 +10,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::upload_part::UploadPartError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart as S3CompletedPart};
-use persevere::{Exponential, Jitter, Limited, RetryError, RetryEvent, RetryPolicyExt, StopReason};
+use persevere::{Exponential, Limited, RetryError, RetryEvent, RetryPolicyExt, StopReason};
 use std::collections::BTreeMap;
 use std::error::Error;
 use std::fmt;
@@ -62,16 +62,15 @@ impl UploadOptions {
             key: key.into(),
             part_size: 8 * source::MIB,
             concurrency: 4,
+            // Both keep Exponential::new()'s full jitter; the control policy
+            // also its 100 ms first delay.
             part_policy: Exponential::new()
                 .with_initial_delay(Duration::from_millis(200))
                 .with_max_delay(Duration::from_secs(5))
-                .with_jitter(Jitter::Full)
                 .with_max_attempts(6)
                 .with_deadline(Duration::from_secs(120)),
             control_policy: Exponential::new()
-                .with_initial_delay(Duration::from_millis(100))
                 .with_max_delay(Duration::from_secs(2))
-                .with_jitter(Jitter::Full)
                 .with_max_attempts(5)
                 .with_deadline(Duration::from_secs(60)),
             attempt_timeout: Duration::from_secs(30),

@@ -2,7 +2,7 @@
 //! proxy. `.ci/s3-multipart` starts moto on 127.0.0.1 and sets
 //! `S3_MULTIPART_ENDPOINT`; without it every test here says why and passes.
 
-use persevere::{Exponential, Jitter, RetryPolicyExt, StopReason};
+use persevere::{Exponential, RetryPolicyExt, StopReason};
 use s3_multipart::proxy::{self, Faults, Proxy};
 use s3_multipart::upload::{self, PartOutcome, UploadError};
 use s3_multipart::{ResumeState, UploadOptions, client, source, verify};
@@ -34,12 +34,12 @@ fn generated(name: &str, seed: u64) -> PathBuf {
     path
 }
 
-/// 5 MiB parts (S3's minimum), 4 in flight, short delays.
+/// 5 MiB parts (S3's minimum), 4 in flight, short delays (full jitter, as
+/// `Exponential::new()` has it).
 fn options(bucket: &str, key: &str, part_attempts: u32) -> UploadOptions {
     let fast = Exponential::new()
         .with_initial_delay(Duration::from_millis(50))
-        .with_max_delay(Duration::from_secs(1))
-        .with_jitter(Jitter::Full);
+        .with_max_delay(Duration::from_secs(1));
     UploadOptions {
         part_size: PART,
         concurrency: 4,
