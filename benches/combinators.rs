@@ -5,9 +5,11 @@
 //! Every column builds its policy per call, as user code does.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use std::fmt::Debug;
 use std::future::{Future, IntoFuture};
 use std::hint::black_box;
 use std::io::{Error, ErrorKind};
+use std::mem::size_of_val;
 use std::time::Duration;
 use tokio::runtime::{Builder, Runtime};
 
@@ -33,8 +35,15 @@ fn flaky(failures: u32) -> impl FnMut() -> std::future::Ready<Result<u32, Error>
 }
 
 /// The minimal retry loop a user would write by hand: at most `max` attempts,
-/// a zero delay that yields instead of sleeping.
-async fn hand_written<F, Fut, T, E>(mut op: F, max: u32, delay: Duration) -> Result<T, E>
+/// sleeping `delay` between them. A zero delay yields to the scheduler or,
+/// when `cooperative`, spends one unit of tokio's cooperative budget (which
+/// yields only when the budget runs out), as persevere does.
+async fn hand_written<F, Fut, T, E>(
+    mut op: F,
+    max: u32,
+    delay: Duration,
+    cooperative: bool,
+) -> Result<T, E>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -45,46 +54,48 @@ where
         match op().await {
             Ok(value) => return Ok(value),
             Err(error) if attempt >= max => return Err(error),
+            Err(_) if delay.is_zero() && cooperative => tokio::task::coop::consume_budget().await,
             Err(_) if delay.is_zero() => tokio::task::yield_now().await,
             Err(_) => tokio::time::sleep(delay).await,
         }
     }
 }
 
-async fn with_persevere(failures: u32) -> u32 {
+// Each library's retrying call, at most 4 attempts with zero delay: the
+// benches await them, and `print_future_sizes` measures the same futures.
+
+fn persevere_call(failures: u32) -> impl Future<Output = Result<u32, impl Debug>> {
     use persevere::{Fixed, RetryPolicyExt};
     persevere::retry(flaky(failures))
         .policy(Fixed::new(Duration::ZERO).with_max_attempts(4))
-        .await
-        .unwrap()
+        .into_future()
 }
 
-async fn with_persevere_default(failures: u32) -> u32 {
-    persevere::retry(flaky(failures)).await.unwrap()
+fn persevere_default_call(failures: u32) -> impl Future<Output = Result<u32, impl Debug>> {
+    persevere::retry(flaky(failures)).into_future()
 }
 
-async fn with_persevere_budget(failures: u32, budget: &persevere::budget::TokenBucket) -> u32 {
+fn persevere_budget_call(
+    failures: u32,
+    budget: &persevere::budget::TokenBucket,
+) -> impl Future<Output = Result<u32, impl Debug>> {
     use persevere::{Fixed, RetryPolicyExt};
     persevere::retry(flaky(failures))
         .policy(Fixed::new(Duration::ZERO).with_max_attempts(4))
         .budget(budget)
-        .await
-        .unwrap()
+        .into_future()
 }
 
-async fn with_backon(failures: u32) -> u32 {
+fn backon_call(failures: u32) -> impl Future<Output = Result<u32, impl Debug>> {
     use backon::{ConstantBuilder, Retryable};
-    flaky(failures)
-        .retry(
-            ConstantBuilder::new()
-                .with_delay(Duration::ZERO)
-                .with_max_times(3),
-        )
-        .await
-        .unwrap()
+    flaky(failures).retry(
+        ConstantBuilder::new()
+            .with_delay(Duration::ZERO)
+            .with_max_times(3),
+    )
 }
 
-async fn with_tokio_retry2(failures: u32) -> u32 {
+fn tokio_retry2_call(failures: u32) -> impl Future<Output = Result<u32, impl Debug>> {
     use tokio_retry2::strategy::FixedInterval;
     use tokio_retry2::{Retry, RetryError};
     let mut op = flaky(failures);
@@ -93,24 +104,28 @@ async fn with_tokio_retry2(failures: u32) -> u32 {
         std::future::ready(result)
     };
     Retry::spawn(FixedInterval::new(Duration::ZERO).take(3), action)
-        .await
-        .unwrap()
 }
 
-async fn with_backoff(failures: u32) -> u32 {
+/// backoff 0.4's `Constant` has no retry cap: with at most 3 failures the op
+/// makes the same attempts as the others.
+fn backoff_call(failures: u32) -> impl Future<Output = Result<u32, impl Debug>> {
     let mut op = flaky(failures);
     let policy = backoff::backoff::Constant::new(Duration::ZERO);
     backoff::future::retry(policy, move || {
         std::future::ready(op().into_inner().map_err(backoff::Error::transient))
     })
-    .await
-    .unwrap()
 }
 
-async fn with_hand_written(failures: u32) -> u32 {
-    hand_written(flaky(failures), 4, Duration::ZERO)
-        .await
-        .unwrap()
+fn hand_written_call(
+    failures: u32,
+    cooperative: bool,
+) -> impl Future<Output = Result<u32, impl Debug>> {
+    hand_written(flaky(failures), 4, Duration::ZERO, cooperative)
+}
+
+/// Awaits a call that must succeed.
+async fn done(call: impl Future<Output = Result<u32, impl Debug>>) -> u32 {
+    call.await.unwrap()
 }
 
 /// The columns shared by the success and retry groups.
@@ -123,27 +138,37 @@ fn columns(c: &mut Criterion, group: &str, paused: bool, failures: u32) {
         });
     }
     g.bench_function("hand_written", |b| {
-        b.to_async(&rt).iter(|| with_hand_written(failures))
+        b.to_async(&rt)
+            .iter(|| done(hand_written_call(failures, false)))
     });
+    if failures > 0 {
+        g.bench_function("hand_written_coop", |b| {
+            b.to_async(&rt)
+                .iter(|| done(hand_written_call(failures, true)))
+        });
+    }
     g.bench_function("persevere", |b| {
-        b.to_async(&rt).iter(|| with_persevere(failures))
+        b.to_async(&rt).iter(|| done(persevere_call(failures)))
     });
     if failures == 0 {
         g.bench_function("persevere_default", |b| {
-            b.to_async(&rt).iter(|| with_persevere_default(failures))
+            b.to_async(&rt)
+                .iter(|| done(persevere_default_call(failures)))
         });
     }
     let bucket = persevere::budget::TokenBucket::new();
     g.bench_function("persevere_budget", |b| {
         b.to_async(&rt)
-            .iter(|| with_persevere_budget(failures, &bucket))
+            .iter(|| done(persevere_budget_call(failures, &bucket)))
     });
     g.bench_function("tokio_retry2", |b| {
-        b.to_async(&rt).iter(|| with_tokio_retry2(failures))
+        b.to_async(&rt).iter(|| done(tokio_retry2_call(failures)))
     });
-    g.bench_function("backon", |b| b.to_async(&rt).iter(|| with_backon(failures)));
+    g.bench_function("backon", |b| {
+        b.to_async(&rt).iter(|| done(backon_call(failures)))
+    });
     g.bench_function("backoff", |b| {
-        b.to_async(&rt).iter(|| with_backoff(failures))
+        b.to_async(&rt).iter(|| done(backoff_call(failures)))
     });
     g.finish();
 }
@@ -191,7 +216,7 @@ fn concurrent(c: &mut Criterion) {
             b.to_async(&rt).iter(|| async move {
                 let mut set = tokio::task::JoinSet::new();
                 for _ in 0..calls {
-                    set.spawn(hand_written(flaky(2), 3, Duration::from_millis(10)));
+                    set.spawn(hand_written(flaky(2), 3, Duration::from_millis(10), false));
                 }
                 while let Some(done) = set.join_next().await {
                     black_box(done.unwrap().unwrap());
@@ -202,45 +227,20 @@ fn concurrent(c: &mut Criterion) {
     g.finish();
 }
 
-/// The size of each library's own retry future for the same trivial op and a
-/// zero-delay, 3-retry policy.
+/// The size of each library's own retry future for the same trivial op: the
+/// very futures the other groups await.
 fn print_future_sizes() {
-    use backon::{ConstantBuilder, Retryable};
-    use persevere::{Fixed, RetryPolicyExt};
-    use tokio_retry2::strategy::FixedInterval;
-
-    let persevere = persevere::retry(flaky(0))
-        .policy(Fixed::new(Duration::ZERO).with_max_attempts(4))
-        .into_future();
-    let persevere_default = persevere::retry(flaky(0)).into_future();
-    let hand = hand_written(flaky(0), 4, Duration::ZERO);
-    let mut op = flaky(0);
-    let retry2 =
-        tokio_retry2::Retry::spawn(FixedInterval::new(Duration::ZERO).take(3), move || {
-            std::future::ready(
-                op().into_inner()
-                    .map_err(tokio_retry2::RetryError::transient),
-            )
-        });
-    let backon = flaky(0).retry(
-        ConstantBuilder::new()
-            .with_delay(Duration::ZERO)
-            .with_max_times(3),
-    );
-    let mut op = flaky(0);
-    let backoff =
-        backoff::future::retry(backoff::backoff::Constant::new(Duration::ZERO), move || {
-            std::future::ready(op().into_inner().map_err(backoff::Error::transient))
-        });
+    let bucket = persevere::budget::TokenBucket::new();
     println!(
-        "future size in bytes: persevere {} (default policy {}), hand_written {}, \
-         tokio_retry2 {}, backon {}, backoff {}",
-        std::mem::size_of_val(&persevere),
-        std::mem::size_of_val(&persevere_default),
-        std::mem::size_of_val(&hand),
-        std::mem::size_of_val(&retry2),
-        std::mem::size_of_val(&backon),
-        std::mem::size_of_val(&backoff),
+        "future size in bytes: persevere {} (default policy {}, with a budget {}), \
+         hand_written {}, tokio_retry2 {}, backon {}, backoff {}",
+        size_of_val(&persevere_call(0)),
+        size_of_val(&persevere_default_call(0)),
+        size_of_val(&persevere_budget_call(0, &bucket)),
+        size_of_val(&hand_written_call(0, false)),
+        size_of_val(&tokio_retry2_call(0)),
+        size_of_val(&backon_call(0)),
+        size_of_val(&backoff_call(0)),
     );
 }
 
