@@ -122,13 +122,12 @@ impl Script {
 #[derive(Debug, Default)]
 struct Stats {
     connections: AtomicUsize,
-    requests: AtomicUsize,
     /// Connections the client has not closed yet (a reset closes them).
     open: AtomicUsize,
     /// Connections the client never closed within [`IO_LIMIT`].
     lingering: AtomicUsize,
     per_key: Mutex<HashMap<String, usize>>,
-    /// When each request had been read, in order.
+    /// When each request had been read, in order; one entry per request.
     arrivals: Mutex<Vec<Instant>>,
     methods: Mutex<Vec<String>>,
 }
@@ -179,7 +178,7 @@ impl Server {
 
     /// Requests read whole so far.
     pub fn requests(&self) -> usize {
-        self.stats.requests.load(SeqCst)
+        self.stats.arrivals.lock().unwrap().len()
     }
 
     /// Requests read for `path`.
@@ -240,6 +239,7 @@ pub fn open_fds() -> usize {
 }
 
 async fn serve(listener: TcpListener, script: Script, stats: Arc<Stats>) {
+    let plan = Arc::new(script.plan);
     let mut connections = JoinSet::new();
     for n in 0..script.limit {
         let Ok((stream, _)) = listener.accept().await else {
@@ -247,11 +247,11 @@ async fn serve(listener: TcpListener, script: Script, stats: Arc<Stats>) {
         };
         stats.connections.fetch_add(1, SeqCst);
         stats.open.fetch_add(1, SeqCst);
-        let fault = match &script.plan {
+        let fault = match &*plan {
             Plan::Sequence(faults) => Some(faults[n].clone()),
             Plan::PerKey(_) => None,
         };
-        let (plan, stats) = (script.plan.clone(), Arc::clone(&stats));
+        let (plan, stats) = (Arc::clone(&plan), Arc::clone(&stats));
         connections.spawn(async move {
             let open = Open(&stats);
             answer(stream, fault, &plan, open.0).await;
@@ -285,7 +285,6 @@ async fn answer(mut stream: TcpStream, fault: Option<Fault>, plan: &Plan, stats:
     };
     stats.arrivals.lock().unwrap().push(Instant::now());
     stats.methods.lock().unwrap().push(method);
-    stats.requests.fetch_add(1, SeqCst);
     let fault = fault.unwrap_or_else(|| match plan {
         Plan::PerKey(failures) => failures.get(seen - 1).cloned().unwrap_or(Fault::Ok(path)),
         Plan::Sequence(_) => unreachable!(),
@@ -354,17 +353,22 @@ async fn read_request(stream: &mut TcpStream) -> Option<(String, String)> {
     let head = std::str::from_utf8(&buf[..head_end]).ok()?;
     let mut words = head.split_whitespace();
     let (method, path) = (words.next()?.to_owned(), words.next()?.to_owned());
-    let length: usize = head
-        .lines()
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .map_or(Some(0), |(_, value)| value.trim().parse().ok())?;
+    let length: usize = header(head, "content-length").map_or(Some(0), |v| v.parse().ok())?;
     let mut body_read = buf.len() - head_end;
     let mut chunk = [0; 1024];
     while body_read < length {
         body_read += read_some(stream, &mut chunk).await?;
     }
     Some((method, path))
+}
+
+/// The trimmed value of the first header `name` (any case) in an HTTP
+/// message head.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines()
+        .filter_map(|line| line.split_once(':'))
+        .find(|(found, _)| found.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.trim())
 }
 
 /// Reads at least one byte within `IO_LIMIT`; `None` on a timeout, an error

@@ -33,16 +33,10 @@ fn parse(raw: &[u8]) -> Option<Response> {
     let text = std::str::from_utf8(raw).ok()?;
     let (head, body) = text.split_once("\r\n\r\n")?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let header = |wanted: &str| {
-        head.lines()
-            .filter_map(|line| line.split_once(':'))
-            .find(|(name, _)| name.eq_ignore_ascii_case(wanted))
-            .map(|(_, value)| value.trim().to_owned())
-    };
-    let length: usize = header("content-length")?.parse().ok()?;
+    let length: usize = super::header(head, "content-length")?.parse().ok()?;
     (body.len() == length).then(|| Response {
         status,
-        retry_after: header("retry-after"),
+        retry_after: super::header(head, "retry-after").map(str::to_owned),
         body: body.to_owned(),
     })
 }
