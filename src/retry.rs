@@ -77,9 +77,11 @@ impl RetryPolicy for DefaultPolicy {
 ///   runs out (as tokio's own sockets and channels do), so a long run of
 ///   immediate retries never starves the other tasks.
 /// - The clock is read for the first attempt only under a deadline or an
-///   attempt timeout. Otherwise it is read once when the first attempt fails,
-///   and then only when something asks how long the call has run: a
-///   deadline, a policy, a notify hook, or the error at the end.
+///   attempt timeout (or by a windowed budget such as
+///   [`RatioBudget`](crate::budget::RatioBudget)). Otherwise the call notes
+///   the time when its first attempt fails; after that it reads the clock to
+///   arm a non-zero sleep, and when something asks how long the call has
+///   run: a deadline, a policy, a notify hook, or the error at the end.
 ///
 /// # Tracing
 ///
