@@ -66,20 +66,26 @@ prop_compose! {
 
 prop_compose! {
     /// Configurations that pass `validate`: initial delays at most the max.
+    /// Also returns the throttled initial delay it set, if any: the policy has
+    /// no getter for it, and the reference model needs it.
     fn valid_exponential()(
         max in duration(),
         initial_fraction in 0.0f64..=1.0,
-        throttled_fraction in 0.0f64..=1.0,
+        throttled_fraction in proptest::option::of(0.0f64..=1.0),
         multiplier in prop_oneof![1.0f64..16.0, Just(1.0), Just(2.0)],
         jitter in jitter(),
-    ) -> Exponential {
+    ) -> (Exponential, Option<Duration>) {
         let part = |f: f64| Duration::from_nanos((nanos(max) * f) as u64).min(max);
-        Exponential::new()
+        let p = Exponential::new()
             .with_initial_delay(part(initial_fraction))
-            .with_throttled_initial_delay(part(throttled_fraction))
             .with_multiplier(multiplier)
             .with_max_delay(max)
-            .with_jitter(jitter)
+            .with_jitter(jitter);
+        let throttled = throttled_fraction.map(part);
+        match throttled {
+            Some(t) => (p.with_throttled_initial_delay(t), throttled),
+            None => (p, None),
+        }
     }
 }
 
@@ -104,26 +110,24 @@ fn nanos(d: Duration) -> f64 {
     d.as_nanos().min(u128::from(u64::MAX)) as f64
 }
 
-/// The delay before jitter, computed independently of the library.
-fn reference_delay(p: &Exponential, c: &AttemptContext) -> f64 {
-    let initial = if c.kind() == RetryKind::Throttled {
-        p.with_jitter(Jitter::None).decide(
-            &AttemptContext::new(1, Duration::ZERO).with_kind(RetryKind::Throttled),
-            &mut JitterRng::from_seed(0),
-        )
-    } else {
-        Decision::Retry(p.initial_delay().min(p.max_delay()))
-    };
-    let initial = nanos(initial.delay().unwrap());
-    let m = if p.multiplier() >= 1.0 {
-        p.multiplier()
-    } else {
-        1.0
-    };
+/// The initial delay for a failure of `kind`, from the configuration alone:
+/// a throttling error starts from the throttled initial delay when one is
+/// set, every other kind (and throttling without one) from the initial delay.
+fn reference_initial(p: &Exponential, throttled: Option<Duration>, kind: RetryKind) -> Duration {
+    match (kind, throttled) {
+        (RetryKind::Throttled, Some(t)) => t,
+        _ => p.initial_delay(),
+    }
+}
+
+/// The delay before jitter, computed independently of the library, for a
+/// valid configuration (so a multiplier of at least 1).
+fn reference_delay(p: &Exponential, throttled: Option<Duration>, c: &AttemptContext) -> f64 {
+    let initial = nanos(reference_initial(p, throttled, c.kind()));
     if initial == 0.0 {
         return 0.0;
     }
-    let raw = initial * m.powf(f64::from(c.attempt() - 1));
+    let raw = initial * p.multiplier().powf(f64::from(c.attempt() - 1));
     raw.min(nanos(p.max_delay()))
 }
 
@@ -138,10 +142,16 @@ proptest! {
     }
 
     #[test]
-    fn jitter_stays_within_its_formula(p in valid_exponential(), attempt in 1u32..64, seed in any::<u64>()) {
+    fn jitter_stays_within_its_formula(
+        (p, throttled) in valid_exponential(),
+        attempt in 1u32..64,
+        kind in kind(),
+        seed in any::<u64>(),
+    ) {
         prop_assert!(p.validate().is_ok());
-        let c = AttemptContext::new(attempt, Duration::ZERO);
-        let base = reference_delay(&p, &c);
+        prop_assert!(p.multiplier() >= 1.0);
+        let c = AttemptContext::new(attempt, Duration::ZERO).with_kind(kind);
+        let base = reference_delay(&p, throttled, &c);
         let d = nanos(p.decide(&c, &mut JitterRng::from_seed(seed)).delay().unwrap());
         let max = nanos(p.max_delay());
         // f64 carries 53 bits: allow a relative rounding error.
@@ -151,7 +161,7 @@ proptest! {
             Jitter::Full => (0.0, base),
             Jitter::Equal => (base / 2.0, base),
             Jitter::Decorrelated => {
-                let initial = nanos(p.initial_delay());
+                let initial = nanos(reference_initial(&p, throttled, kind));
                 (initial.min(max), (3.0 * initial).min(max))
             }
             Jitter::Additive(j) => (base, (base + nanos(j)).min(max)),
