@@ -174,7 +174,8 @@ impl<E> RetryError<E> {
     /// How long the call took until it stopped.
     ///
     /// The clock starts when the first attempt starts if the policy has a
-    /// deadline or the call has an attempt timeout. Otherwise it starts when the
+    /// deadline or (awaited, not through the blocking `.call()`, which ignores
+    /// it) the call has an attempt timeout. Otherwise it starts when the
     /// first attempt *fails*, so that a call that succeeds at once never reads
     /// the clock: the first attempt's own duration is then not counted.
     ///
