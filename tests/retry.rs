@@ -6,6 +6,7 @@ use persevere::{
     schedule,
 };
 use std::cell::Cell;
+use std::future::IntoFuture;
 use std::io::{Error, ErrorKind};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -256,7 +257,7 @@ async fn the_failed_output_is_dropped_before_the_sleep() {
         async move { if fail { Err(conn) } else { Ok(()) } }
     })
     .policy(Fixed::new(Duration::from_secs(1)).with_max_attempts(2));
-    let mut call = std::pin::pin!(std::future::IntoFuture::into_future(call));
+    let mut call = std::pin::pin!(call.into_future());
     // First poll: the attempt fails and the call goes to sleep.
     assert!(futures_poll_once(call.as_mut()).await.is_none());
     assert!(
@@ -348,14 +349,13 @@ async fn a_thousand_calls_interleave_their_sleeps() {
     let one_schedule: Duration = schedule(&policy, 0).sum(); // 1 + 2 + 4 = 7 s
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for id in 0..1000u32 {
+    for _ in 0..1000 {
         let (_, op) = flaky(3, ErrorKind::ConnectionReset);
-        tasks.spawn(async move { (id, persevere::retry(op).policy(policy).await) });
+        tasks.spawn(persevere::retry(op).policy(policy).into_future());
     }
     let mut done = 0;
     while let Some(joined) = tasks.join_next().await {
-        let (_, result) = joined.unwrap();
-        assert_eq!(result.unwrap(), 4);
+        assert_eq!(joined.unwrap().unwrap(), 4);
         done += 1;
     }
     assert_eq!(done, 1000);
@@ -408,12 +408,12 @@ async fn the_error_reports_what_happened() {
 
 #[tokio::test(start_paused = true)]
 async fn the_future_is_send_when_its_parts_are() {
-    fn assert_send<T: Send>(t: T) -> T {
-        t
-    }
-    let handle = tokio::spawn(assert_send(std::future::IntoFuture::into_future(
-        persevere::retry(|| async { Ok::<_, Error>(1) }).policy(persevere::presets::aws_standard()),
-    )));
+    // `tokio::spawn` compiles only for a `Send` future.
+    let handle = tokio::spawn(
+        persevere::retry(|| async { Ok::<_, Error>(1) })
+            .policy(persevere::presets::aws_standard())
+            .into_future(),
+    );
     assert_eq!(handle.await.unwrap().unwrap(), 1);
 }
 
