@@ -199,16 +199,31 @@ proptest! {
     }
 
     #[test]
-    fn limits_accept_any_attempt_and_time(p in exponential(), c in context(), cap in any::<u32>(), deadline in duration()) {
+    fn limits_accept_any_attempt_and_time(
+        p in exponential(),
+        c in context(),
+        cap in prop_oneof![1u32..100, any::<u32>()],
+        deadline in duration(),
+    ) {
         let limited = p.with_max_attempts(cap).with_deadline(deadline);
+        // What the wrapped policy alone says, from the same generator state.
+        let Decision::Retry(inner) = p.decide(&c, &mut JitterRng::from_seed(1)) else {
+            panic!("an unlimited policy never stops")
+        };
         match limited.decide(&c, &mut JitterRng::from_seed(1)) {
             Decision::Retry(d) => {
                 prop_assert!(c.attempt() < cap);
                 prop_assert!(c.elapsed().saturating_add(d) < deadline);
+                prop_assert_eq!(d, inner);
             }
-            Decision::Stop(reason) => prop_assert!(
-                matches!(reason, StopReason::AttemptsExhausted | StopReason::Deadline)
-            ),
+            // The cap is checked first: attempt `cap` was the last allowed.
+            Decision::Stop(StopReason::AttemptsExhausted) => prop_assert!(c.attempt() >= cap),
+            // Under the cap, the wrapped policy's sleep would end at or past the deadline.
+            Decision::Stop(StopReason::Deadline) => {
+                prop_assert!(c.attempt() < cap);
+                prop_assert!(c.elapsed().saturating_add(inner) >= deadline);
+            }
+            Decision::Stop(other) => prop_assert!(false, "unexpected stop reason {other:?}"),
         }
     }
 }
