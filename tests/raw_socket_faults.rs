@@ -4,7 +4,7 @@
 mod support;
 
 use persevere::classify::io::IoErrors;
-use persevere::{Fixed, RetryEvent, RetryKind, RetryPolicyExt, StopReason};
+use persevere::{Fixed, RetryError, RetryEvent, RetryKind, RetryPolicyExt, StopReason};
 use std::future::IntoFuture;
 use std::io::{self, ErrorKind};
 use std::time::Duration;
@@ -16,24 +16,27 @@ fn policy() -> persevere::Limited<Fixed> {
     Fixed::new(100 * MS).with_max_attempts(5)
 }
 
-/// Runs `GET /` against `server` with [`IoErrors`]; the result and the kind
-/// of each retried error.
-async fn get(server: &Server) -> (io::Result<String>, Vec<ErrorKind>) {
-    let mut kinds = Vec::new();
+/// Each retried attempt: the kind of its error (`None` when the attempt
+/// timeout cut it, so there was no error), and the kind of its verdict.
+type Retried = Vec<(Option<ErrorKind>, Option<RetryKind>)>;
+
+/// Runs `GET /` against `server` with [`IoErrors`]; the body, and each
+/// retried attempt.
+async fn get(server: &Server) -> (Result<String, RetryError<io::Error>>, Retried) {
+    let mut retried = Vec::new();
     let result = persevere::retry(|| raw::get(server.addr(), "/"))
         .policy(policy())
         .classify(IoErrors)
         .attempt_timeout(Duration::from_secs(1))
         .notify(|e: &RetryEvent<'_, io::Error>| {
-            assert!(e.classification().is_retryable());
-            kinds.push(e.error().map_or(ErrorKind::TimedOut, io::Error::kind));
+            retried.push((e.error().map(io::Error::kind), e.classification().kind()));
         })
         .await;
-    let result = result
-        .map(|r| r.body)
-        .map_err(|e| e.into_inner().unwrap_or_else(|| ErrorKind::TimedOut.into()));
-    (result, kinds)
+    (result.map(|r| r.body), retried)
 }
+
+const RESET: (Option<ErrorKind>, Option<RetryKind>) =
+    (Some(ErrorKind::ConnectionReset), Some(RetryKind::Transient));
 
 #[tokio::test(start_paused = true)]
 async fn reset_on_accept_is_transient_and_retried() {
@@ -42,36 +45,37 @@ async fn reset_on_accept_is_transient_and_retried() {
         Fault::ResetOnAccept,
         Fault::ok("done"),
     ]));
-    let (result, kinds) = get(&server).await;
+    let (result, retried) = get(&server).await;
     assert_eq!(result.unwrap(), "done");
-    assert_eq!(kinds, [ErrorKind::ConnectionReset; 2]);
+    assert_eq!(retried, [RESET; 2]);
     assert_eq!((server.connections(), server.requests()), (3, 1));
 }
 
 #[tokio::test(start_paused = true)]
 async fn reset_after_the_request_was_read_is_retried() {
     let server = Server::start(Script::new([Fault::ResetAfterRequest, Fault::ok("done")]));
-    let (result, kinds) = get(&server).await;
+    let (result, retried) = get(&server).await;
     assert_eq!(result.unwrap(), "done");
-    assert_eq!(kinds, [ErrorKind::ConnectionReset]);
+    assert_eq!(retried, [RESET]);
     assert_eq!(server.requests(), 2);
 }
 
 #[tokio::test(start_paused = true)]
 async fn reset_in_the_middle_of_the_body_is_retried() {
     let server = Server::start(Script::new([Fault::ResetMidBody, Fault::ok("done")]));
-    let (result, kinds) = get(&server).await;
+    let (result, retried) = get(&server).await;
     assert_eq!(result.unwrap(), "done");
-    assert_eq!(kinds, [ErrorKind::ConnectionReset]);
+    assert_eq!(retried, [RESET]);
     assert_eq!(server.requests(), 2);
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_server_that_never_answers_hits_the_attempt_timeout() {
     let server = Server::start(Script::new([Fault::NeverAnswer, Fault::ok("done")]));
-    let (result, kinds) = get(&server).await;
+    let (result, retried) = get(&server).await;
     assert_eq!(result.unwrap(), "done");
-    assert_eq!(kinds, [ErrorKind::TimedOut]); // no error: the attempt was cut
+    // No error: the attempt was cut, and counts as a timeout.
+    assert_eq!(retried, [(None, Some(RetryKind::Timeout))]);
     assert_eq!(server.requests(), 2);
     // The cut attempt's connection was dropped, and the server saw it close.
     assert!(server.all_closed_within(Duration::from_secs(1)).await);
@@ -140,14 +144,23 @@ async fn server_errors_are_retried_by_kind() {
         Fault::Status(500),
         Fault::Status(502),
         Fault::Status(503),
+        Fault::Status(429),
         Fault::ok("done"),
     ]));
     let (result, events) = get_ok(&server).await;
     assert_eq!(result.unwrap().body, "done");
     let kinds: Vec<_> = events.iter().map(|e| e.0).collect();
     use RetryKind::*;
-    assert_eq!(kinds, [Some(Transient), Some(Transient), Some(Throttled)]);
-    assert_eq!(server.requests(), 4);
+    assert_eq!(
+        kinds,
+        [
+            Some(Transient),
+            Some(Transient),
+            Some(Throttled),
+            Some(Throttled)
+        ]
+    );
+    assert_eq!(server.requests(), 5);
 }
 
 #[tokio::test(start_paused = true)]

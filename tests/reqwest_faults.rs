@@ -84,6 +84,7 @@ async fn statuses_through_send() {
         Fault::Status(500),
         Fault::Status(502),
         Fault::Status(503).retry_after("3"),
+        Fault::Status(429),
         Fault::ok("done"),
     ]));
     let client = client();
@@ -102,12 +103,13 @@ async fn statuses_through_send() {
         [
             (Some(Transient), ms(100)),
             (Some(Transient), ms(100)),
-            (Some(Throttled), ms(3000))
+            (Some(Throttled), ms(3000)),
+            (Some(Throttled), ms(100)),
         ]
     );
     let arrivals = server.arrivals();
     assert!(arrivals[3] - arrivals[2] >= Duration::from_secs(3));
-    assert_eq!(server.requests(), 4);
+    assert_eq!(server.requests(), 5);
 }
 
 #[tokio::test(start_paused = true)]
