@@ -53,20 +53,14 @@ async fn reset_on_accept_is_transient_and_retried() {
 
 #[tokio::test(start_paused = true)]
 async fn reset_after_the_request_was_read_is_retried() {
-    let server = Server::start(Script::new([Fault::ResetAfterRequest, Fault::ok("done")]));
-    let (result, retried) = get(&server).await;
-    assert_eq!(result.unwrap(), "done");
-    assert_eq!(retried, [RESET]);
-    assert_eq!(server.requests(), 2);
-}
-
-#[tokio::test(start_paused = true)]
-async fn reset_in_the_middle_of_the_body_is_retried() {
-    let server = Server::start(Script::new([Fault::ResetMidBody, Fault::ok("done")]));
-    let (result, retried) = get(&server).await;
-    assert_eq!(result.unwrap(), "done");
-    assert_eq!(retried, [RESET]);
-    assert_eq!(server.requests(), 2);
+    // Before the response, and in the middle of its body.
+    for fault in [Fault::ResetAfterRequest, Fault::ResetMidBody] {
+        let server = Server::start(Script::new([fault.clone(), Fault::ok("done")]));
+        let (result, retried) = get(&server).await;
+        assert_eq!(result.unwrap(), "done", "{fault:?}");
+        assert_eq!(retried, [RESET], "{fault:?}");
+        assert_eq!(server.requests(), 2, "{fault:?}");
+    }
 }
 
 #[tokio::test(start_paused = true)]
