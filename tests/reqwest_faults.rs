@@ -60,22 +60,36 @@ async fn resets_are_transient_and_retried() {
 #[tokio::test(start_paused = true)]
 async fn a_silent_server_is_a_timeout() {
     let server = Server::start(Script::new([Fault::NeverAnswer, Fault::ok("done")]));
-    // The client's own timeout, so that the error is reqwest's.
+    let client = client(); // no timeout of its own: persevere's cuts the attempt
+    let mut retried = Vec::new();
+    let body =
+        persevere::retry(|| async { client.get(server.url("/")).send().await?.text().await })
+            .policy(policy())
+            .classify(ReqwestErrors)
+            .attempt_timeout(Duration::from_secs(1))
+            .notify(|e: &RetryEvent<'_, reqwest::Error>| {
+                retried.push((e.error().is_none(), e.classification().kind()));
+            })
+            .await
+            .unwrap();
+    assert_eq!(body, "done");
+    // One attempt cut (no error), classified as a timeout, and retried.
+    assert_eq!(retried, [(true, Some(RetryKind::Timeout))]);
+    assert_eq!(server.requests(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_clients_own_timeout_is_classified_as_a_timeout() {
+    let server = Server::start(Script::new([Fault::NeverAnswer]));
     let client = reqwest::Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(1))
         .build()
         .unwrap();
     let err = client.get(server.url("/")).send().await.unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
     assert_eq!(classify_error(&err).kind(), Some(RetryKind::Timeout));
-    let body =
-        persevere::retry(|| async { client.get(server.url("/")).send().await?.text().await })
-            .policy(policy())
-            .classify(ReqwestErrors)
-            .await
-            .unwrap();
-    assert_eq!(body, "done");
-    assert_eq!(server.requests(), 2);
+    assert_eq!(server.requests(), 1);
 }
 
 #[tokio::test(start_paused = true)]
