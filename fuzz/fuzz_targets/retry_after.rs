@@ -1,11 +1,15 @@
-//! `Retry-After` parsing on arbitrary bytes: no panic, and an accepted delay
-//! is attached only to a retryable status and capped by a policy.
+//! `Retry-After` parsing on arbitrary bytes: no panic, the verdict's kind is
+//! the status's alone, an accepted delay is attached only to a retryable
+//! status and capped by a policy, and delay-seconds read the same through the
+//! `http` crate's types.
 //!
 //! Run with `cargo +nightly fuzz run retry_after` from the crate's root.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use persevere::classify::http::{classify_parts, classify_response_at, parse_retry_after};
+use persevere::classify::http::{
+    classify_parts, classify_response_at, classify_status, parse_retry_after,
+};
 use persevere::{AttemptContext, Decision, Fixed, JitterRng, RetryPolicy};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -19,6 +23,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(value) {
         let parsed = parse_retry_after(text, now);
         let verdict = classify_response_at(status, Some(text), now);
+        assert_eq!(verdict.kind(), classify_status(status).kind());
         assert!(verdict.server_delay().is_none() || verdict.is_retryable());
         if let (Some(asked), Some(kind)) = (parsed, verdict.kind()) {
             let max = Duration::from_secs(60);
@@ -39,6 +44,27 @@ fuzz_target!(|data: &[u8]| {
     ) {
         let mut headers = http::HeaderMap::new();
         headers.insert(http::header::RETRY_AFTER, header);
-        let _ = classify_parts(code, &headers);
+        // `classify_parts` reads the system clock: assert only what holds
+        // whatever the time is.
+        let verdict = classify_parts(code, &headers);
+        assert_eq!(verdict.kind(), classify_status(status).kind());
+        assert!(verdict.server_delay().is_none() || verdict.is_retryable());
+        assert!(!verdict.was_never_sent());
+        match headers[http::header::RETRY_AFTER].to_str() {
+            // Delay-seconds do not depend on the clock.
+            Ok(text) if verdict.is_retryable() && is_delay_seconds(text) => {
+                assert_eq!(verdict.server_delay(), parse_retry_after(text, now));
+            }
+            Ok(_) => {}
+            // A value that is not visible ASCII counts as malformed.
+            Err(_) => assert_eq!(verdict.server_delay(), None),
+        }
     }
 });
+
+/// Digits, maybe with spaces or tabs around them: a value whose delay does
+/// not depend on `now`.
+fn is_delay_seconds(text: &str) -> bool {
+    let digits = text.trim_matches([' ', '\t']);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+}
