@@ -1,5 +1,7 @@
 //! The combinator allocates nothing, per call or per attempt: counted by a
 //! global allocator that tallies the allocations of the current thread.
+//! No tracing subscriber is installed, so persevere's events are disabled as
+//! in a program that has none.
 //!
 //! This test file needs `unsafe` for `GlobalAlloc`; the library itself
 //! forbids it.
@@ -7,7 +9,7 @@
 use persevere::classify::Idempotency;
 use persevere::classify::http::classify_response_at;
 use persevere::classify::io::IoErrors;
-use persevere::{Exponential, Fixed, Jitter, RetryEvent, RetryPolicyExt, presets};
+use persevere::{Exponential, Fixed, Jitter, RetryEvent, RetryPolicyExt, StopReason, presets};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::future::Future;
@@ -208,4 +210,181 @@ fn every_budget_allocates_nothing_per_call_or_retry() {
         });
         assert_eq!(n, 0, "{name}");
     }
+}
+
+#[test]
+fn an_attempt_cut_by_its_timeout_then_retried_allocates_nothing() {
+    let n = allocations_of(|| async {
+        let mut timeouts = 0u32;
+        let v = persevere::retry_with_attempt(|attempt| async move {
+            if attempt == 1 {
+                // Pending until the attempt timeout cuts it.
+                std::future::pending::<()>().await;
+            }
+            Ok::<_, Error>(attempt)
+        })
+        .policy(Fixed::new(Duration::from_millis(1)).with_max_attempts(3))
+        .attempt_timeout(Duration::from_secs(1))
+        .notify(|e: &RetryEvent<'_, Error>| timeouts += u32::from(e.error().is_none()))
+        .await
+        .unwrap();
+        assert_eq!((v, timeouts), (2, 1));
+    });
+    assert_eq!(n, 0);
+}
+
+#[test]
+fn an_attempt_cut_at_the_deadline_allocates_nothing() {
+    let n = allocations_of(|| async {
+        let start = tokio::time::Instant::now();
+        let err = persevere::retry_with_attempt(|attempt| async move {
+            if attempt == 2 {
+                // Pending until the policy's deadline cuts it.
+                std::future::pending::<()>().await;
+            }
+            Err::<(), _>(Error::from(ErrorKind::ConnectionReset))
+        })
+        .policy(Fixed::new(Duration::from_millis(10)).with_deadline(Duration::from_secs(5)))
+        .classify(IoErrors)
+        .attempt_timeout(Duration::from_secs(60))
+        .await
+        .unwrap_err();
+        assert_eq!((err.reason(), err.attempts()), (StopReason::Deadline, 2));
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+    });
+    assert_eq!(n, 0);
+}
+
+/// Tokio's own cost of `yield_now` in one `block_on`: the scheduler hands the
+/// waker to a deferred list that each `block_on` creates empty, so the first
+/// yield of a run allocates it, once (the list keeps its capacity, and the
+/// same task's waker is stored only once). That is tokio, not persevere.
+fn tokio_yield_allocations() -> u64 {
+    allocations_of(|| async {
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+    })
+}
+
+#[test]
+fn an_op_that_yields_before_failing_allocates_nothing() {
+    // If this changes, re-check what the counts below measure.
+    let tokio_own = tokio_yield_allocations();
+    assert_eq!(tokio_own, 1);
+    for timed in [false, true] {
+        let n = allocations_of(|| async move {
+            let mut calls = 0u32;
+            let op = || {
+                calls += 1;
+                let fail = calls <= 2;
+                async move {
+                    // Pending once: the retry future is polled again after it.
+                    tokio::task::yield_now().await;
+                    if fail {
+                        Err(Error::from(ErrorKind::ConnectionReset))
+                    } else {
+                        Ok(7)
+                    }
+                }
+            };
+            let policy = Exponential::new().with_max_attempts(4);
+            let retry = persevere::retry(op).policy(policy).classify(IoErrors);
+            // Untimed, the first attempt runs on the future's inline path;
+            // timed, every attempt runs in the state machine under a timer.
+            let v = if timed {
+                retry.attempt_timeout(Duration::from_secs(1)).await
+            } else {
+                retry.await
+            };
+            assert_eq!(v.unwrap(), 7);
+        });
+        // Three yields, like the calibration: anything more is persevere's.
+        assert_eq!(n, tokio_own, "timed: {timed}");
+    }
+}
+
+/// An op's future that is pending once, waking its task at once, without
+/// going through tokio's scheduler: the strict count, with nothing to subtract.
+struct PendingOnce(bool);
+
+impl Future for PendingOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+#[test]
+fn an_op_pending_once_before_failing_allocates_nothing() {
+    for timed in [false, true] {
+        let n = allocations_of(|| async move {
+            let mut heard = 0u32;
+            let retry = persevere::retry_with_attempt(|attempt| async move {
+                PendingOnce(false).await;
+                if attempt <= 2 {
+                    Err(Error::from(ErrorKind::ConnectionReset))
+                } else {
+                    Ok(attempt)
+                }
+            })
+            .policy(Exponential::new().with_max_attempts(4))
+            .classify(IoErrors)
+            .notify(|_: &RetryEvent<'_, Error>| heard += 1);
+            let v = if timed {
+                retry.attempt_timeout(Duration::from_secs(1)).await
+            } else {
+                retry.await
+            };
+            assert_eq!(v.unwrap(), 3);
+            assert_eq!(heard, 2);
+        });
+        assert_eq!(n, 0, "timed: {timed}");
+    }
+}
+
+/// Runs the blocking `run` twice on this thread (the first run warms up the
+/// thread's random generator and the clock) and returns the allocations of
+/// the second run.
+fn blocking_allocations_of(mut run: impl FnMut()) -> u64 {
+    run();
+    let before = allocations();
+    run();
+    allocations() - before
+}
+
+#[test]
+fn the_blocking_call_allocates_nothing() {
+    let n = blocking_allocations_of(|| {
+        let mut calls = 0u32;
+        let mut heard = 0u32;
+        let v = persevere::retry(|| {
+            calls += 1;
+            if calls <= 2 {
+                Err(Error::from(ErrorKind::ConnectionReset))
+            } else {
+                Ok(calls)
+            }
+        })
+        .policy(
+            Exponential::new()
+                .with_initial_delay(Duration::from_millis(1))
+                .with_max_attempts(4)
+                .with_deadline(Duration::from_secs(5)),
+        )
+        .classify(IoErrors)
+        .notify(|_: &RetryEvent<'_, Error>| heard += 1)
+        .call()
+        .unwrap();
+        assert_eq!((v, heard), (3, 2));
+    });
+    assert_eq!(n, 0);
 }
