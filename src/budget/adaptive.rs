@@ -201,12 +201,7 @@ impl AdaptiveThrottle {
     }
 
     fn record(&self, accepted: bool) {
-        self.window.with(|slot, _| {
-            slot[0] = slot[0].saturating_add(1);
-            if accepted {
-                slot[1] = slot[1].saturating_add(1);
-            }
-        });
+        self.window.add([1, u64::from(accepted)]);
     }
 }
 

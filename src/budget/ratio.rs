@@ -186,8 +186,7 @@ impl RetryBudget for RatioBudget {
     }
 
     fn on_call(&self) {
-        self.window
-            .with(|slot, _| slot[0] = slot[0].saturating_add(1));
+        self.window.add([1, 0]);
     }
 }
 

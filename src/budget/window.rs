@@ -1,7 +1,7 @@
 //! A sliding window of two counters, in ten slots, behind a short lock.
 
 use crate::rng::saturating_nanos;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -36,8 +36,30 @@ impl Window {
         }
     }
 
+    /// Adds `counts` to the current slot, without summing the window.
+    pub(crate) fn add(&self, counts: [u64; 2]) {
+        let mut slots = self.lock_current();
+        let slot = (slots.current % SLOTS as u64) as usize;
+        let c = &mut slots.counts[slot];
+        *c = [
+            c[0].saturating_add(counts[0]),
+            c[1].saturating_add(counts[1]),
+        ];
+    }
+
     /// Runs `f` on the current slot's counts and the window's totals.
     pub(crate) fn with<R>(&self, f: impl FnOnce(&mut [u64; 2], [u64; 2]) -> R) -> R {
+        let mut slots = self.lock_current();
+        let totals = slots.counts.iter().fold([0u64; 2], |sum, c| {
+            [sum[0].saturating_add(c[0]), sum[1].saturating_add(c[1])]
+        });
+        let slot = (slots.current % SLOTS as u64) as usize;
+        f(&mut slots.counts[slot], totals)
+    }
+
+    /// Locks the slots and slides the window to now, clearing the slots that
+    /// have expired since the last use.
+    fn lock_current(&self) -> MutexGuard<'_, Slots> {
         let now = Instant::now();
         // No code panics while holding the lock, but do not spread a poison.
         let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
@@ -51,11 +73,7 @@ impl Window {
             }
             slots.current = index;
         }
-        let totals = slots.counts.iter().fold([0u64; 2], |sum, c| {
-            [sum[0].saturating_add(c[0]), sum[1].saturating_add(c[1])]
-        });
-        let slot = (slots.current % SLOTS as u64) as usize;
-        f(&mut slots.counts[slot], totals)
+        slots
     }
 }
 
@@ -66,9 +84,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn counts_slide_out_slot_by_slot() {
         let window = Window::new(Duration::from_secs(10));
-        window.with(|slot, _| slot[0] += 5);
+        window.add([5, 0]);
         tokio::time::advance(Duration::from_secs(3)).await;
-        window.with(|slot, _| slot[1] += 2);
+        window.with(|slot, _| slot[1] += 1);
+        window.add([0, 1]);
         assert_eq!(window.with(|_, totals| totals), [5, 2]);
         tokio::time::advance(Duration::from_secs(7)).await;
         assert_eq!(window.with(|_, totals| totals), [0, 2]);
@@ -76,10 +95,11 @@ mod tests {
         assert_eq!(window.with(|_, totals| totals), [0, 0]);
     }
 
-    #[test]
-    fn zero_length_does_not_divide_by_zero() {
+    #[tokio::test(start_paused = true)]
+    async fn zero_length_does_not_divide_by_zero() {
         let window = Window::new(Duration::ZERO);
-        window.with(|slot, _| slot[0] = u64::MAX);
-        window.with(|slot, _| slot[0] = slot[0].saturating_add(1));
+        window.add([u64::MAX, 0]);
+        window.add([1, 1]);
+        assert_eq!(window.with(|_, totals| totals), [u64::MAX, 1]);
     }
 }
