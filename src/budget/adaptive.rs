@@ -68,7 +68,6 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct AdaptiveThrottle {
     k: u64,
-    length: Duration,
     window: Window,
     rng: AtomicU64,
 }
@@ -84,11 +83,9 @@ impl AdaptiveThrottle {
     /// assert_eq!(AdaptiveThrottle::new().k(), 2.0);
     /// ```
     pub fn new() -> Self {
-        let length = Duration::from_secs(120);
         AdaptiveThrottle {
             k: 2 * MILLI,
-            length,
-            window: Window::new(length),
+            window: Window::new(Duration::from_secs(120)),
             rng: AtomicU64::new(rand::random()),
         }
     }
@@ -119,7 +116,6 @@ impl AdaptiveThrottle {
     /// assert_eq!(throttle.window(), Duration::from_secs(30));
     /// ```
     pub fn with_window(mut self, window: Duration) -> Self {
-        self.length = window;
         self.window = Window::new(window);
         self
     }
@@ -154,7 +150,7 @@ impl AdaptiveThrottle {
     ///
     /// See [`with_window`](Self::with_window).
     pub fn window(&self) -> Duration {
-        self.length
+        self.window.length()
     }
 
     /// The probability that a retry asked for now is rejected.

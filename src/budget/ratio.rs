@@ -58,7 +58,6 @@ use std::time::Duration;
 pub struct RatioBudget {
     ratio: u64,
     min_per_second: u32,
-    length: Duration,
     window: Window,
 }
 
@@ -73,12 +72,10 @@ impl RatioBudget {
     /// assert_eq!(RatioBudget::new().ratio(), 0.1);
     /// ```
     pub fn new() -> Self {
-        let length = Duration::from_secs(10);
         RatioBudget {
             ratio: 100,
             min_per_second: 10,
-            length,
-            window: Window::new(length),
+            window: Window::new(Duration::from_secs(10)),
         }
     }
 
@@ -130,7 +127,6 @@ impl RatioBudget {
     /// assert_eq!(budget.window(), Duration::from_secs(60));
     /// ```
     pub fn with_window(mut self, window: Duration) -> Self {
-        self.length = window;
         self.window = Window::new(window);
         self
     }
@@ -155,13 +151,13 @@ impl RatioBudget {
     /// assert_eq!(RatioBudget::default().window(), Duration::from_secs(10));
     /// ```
     pub fn window(&self) -> Duration {
-        self.length
+        self.window.length()
     }
 
     /// The floor's share of the budget, in thousandths of a retry.
     fn floor_milli(&self) -> u64 {
         // retries/s * ms = thousandths of a retry.
-        let millis = saturating_nanos(self.length) / 1_000_000;
+        let millis = saturating_nanos(self.window.length()) / 1_000_000;
         u64::from(self.min_per_second).saturating_mul(millis)
     }
 }

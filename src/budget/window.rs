@@ -12,6 +12,7 @@ const SLOTS: usize = 10;
 /// `tokio::time::Instant`, so a paused test clock drives it.
 #[derive(Debug)]
 pub(crate) struct Window {
+    length: Duration,
     slot_nanos: u64,
     slots: Mutex<Slots>,
 }
@@ -27,6 +28,7 @@ impl Window {
     /// A window of `length`; one of less than ten nanoseconds counts as ten.
     pub(crate) fn new(length: Duration) -> Self {
         Window {
+            length,
             slot_nanos: (saturating_nanos(length) / SLOTS as u64).max(1),
             slots: Mutex::new(Slots {
                 origin: None,
@@ -34,6 +36,11 @@ impl Window {
                 counts: [[0; 2]; SLOTS],
             }),
         }
+    }
+
+    /// The length the window was made with, before any rounding.
+    pub(crate) fn length(&self) -> Duration {
+        self.length
     }
 
     /// Adds `counts` to the current slot, without summing the window.
@@ -98,6 +105,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn zero_length_does_not_divide_by_zero() {
         let window = Window::new(Duration::ZERO);
+        assert_eq!(window.length(), Duration::ZERO);
         window.add([u64::MAX, 0]);
         window.add([1, 1]);
         assert_eq!(window.with(|_, totals| totals), [u64::MAX, 1]);
