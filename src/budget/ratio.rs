@@ -12,9 +12,13 @@ use std::time::Duration;
 ///
 /// Each call counts once, when it starts; each retry counts when allowed.
 /// Over the last [`window`](Self::with_window), a retry is allowed while
-/// `retries < ratio * calls + min_per_second * window`. The floor lets a client
-/// that makes few calls retry at all; it adds `min_per_second` retries per
-/// second to the budget of any client, so keep it small next to the traffic.
+/// `retries + 1 <= ratio * calls + min_per_second * window`, with `retries`
+/// those already allowed and the window in seconds, counted to the
+/// millisecond: the retry asked for must fit whole, so a fraction of a retry
+/// left over allows none (10 % of 19 calls allows one retry, not two). The
+/// floor lets a client that makes few calls retry at all; it adds
+/// `min_per_second` retries per second to the budget of any client, so keep
+/// it small next to the traffic.
 ///
 /// The window is ten slots behind one short lock, read through
 /// `tokio::time::Instant` (so a paused test clock drives it); the fraction is
