@@ -194,15 +194,26 @@ fn blocking_calls_use_the_budget_too() {
 
 #[test]
 fn budgets_can_be_shared_as_trait_objects() {
-    let shared: Arc<dyn RetryBudget> = Arc::new(TokenBucket::new());
+    // 28 tokens pay for exactly two retries of a transient error (14 each).
+    let bucket = Arc::new(TokenBucket::new().with_capacity(28));
+    let shared: Arc<dyn RetryBudget> = bucket.clone();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)
         .build()
         .unwrap();
-    let err = rt.block_on(call(Arc::clone(&shared), 9, 2)).unwrap_err();
-    assert_eq!(err.attempts(), 2);
-    assert_eq!(shared.try_withdraw(RetryKind::Throttled), Some(5));
+    // The policy allows 5 attempts; only the budget, charged through the
+    // trait object, stops the call after 3.
+    let err = rt.block_on(call(Arc::clone(&shared), 9, 5)).unwrap_err();
+    assert_eq!(
+        (err.reason(), err.attempts()),
+        (StopReason::BudgetExhausted, 3)
+    );
+    assert_eq!(bucket.available(), 0);
+    assert_eq!(shared.try_withdraw(RetryKind::Throttled), None);
+    // A first-attempt success reaches the bucket through it too: +1.
+    assert_eq!(rt.block_on(call(Arc::clone(&shared), 0, 5)).unwrap(), 1);
+    assert_eq!(bucket.available(), 1);
 }
 
 /// Scenario B of the storm example, small: 200 calls/s, down for 10 s.
