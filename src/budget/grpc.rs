@@ -134,7 +134,7 @@ impl RetryBudget for GrpcThrottle {
         let _ = self
             .tokens
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_add(ratio).min(max).max(n))
+                Some(n.saturating_add(ratio).min(max))
             });
     }
 }

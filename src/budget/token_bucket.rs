@@ -223,7 +223,7 @@ impl TokenBucket {
         let _ = self
             .available
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                Some(n.saturating_add(tokens).min(capacity).max(n))
+                Some(n.saturating_add(tokens).min(capacity))
             });
     }
 }
