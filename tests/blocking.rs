@@ -54,17 +54,33 @@ fn stops_on_terminal_errors_and_exhaustion() {
 
 #[test]
 fn the_deadline_stops_retries() {
+    let deadline = 12 * MS;
     let start = std::time::Instant::now();
+    let mut retries = Vec::new();
     let err = persevere::retry(|| Err::<(), _>("busy"))
-        .policy(Fixed::new(5 * MS).with_deadline(12 * MS))
+        .policy(Fixed::new(5 * MS).with_deadline(deadline))
+        .notify(|e: &RetryEvent<'_, &str>| retries.push((e.elapsed(), e.delay())))
         .call()
         .unwrap_err();
     assert_eq!(err.reason(), StopReason::Deadline);
-    // Sleeps of 5 ms each: the call never sleeps past the deadline.
+    // Sleeps of 5 ms each: the call never sleeps past the deadline. (A loaded
+    // machine may oversleep one past it, and then the call stops at once.)
     assert!(
         err.attempts() >= 1 && err.attempts() <= 3,
         "{}",
         err.attempts()
     );
+    // The first sleep always fits: the policy decides microseconds in.
+    assert!(!retries.is_empty());
+    // Every retry was heard; when a sleep overran the deadline, the call
+    // stopped before the attempt it slept for.
+    let retried = retries.len() as u32;
+    assert!(retried == err.attempts() - 1 || retried == err.attempts(), "{retries:?}");
+    for &(elapsed, delay) in &retries {
+        assert_eq!(delay, 5 * MS);
+        // The real clock: the hook reads it just after the policy did, so
+        // allow 1 ms. Sleeping past the deadline overshoots by about 3 ms.
+        assert!(elapsed + delay < deadline + MS, "{retries:?}");
+    }
     assert!(start.elapsed() >= 5 * MS * (err.attempts() - 1));
 }
