@@ -125,10 +125,26 @@ impl AdaptiveThrottle {
     /// # Examples
     ///
     /// ```
-    /// use persevere::budget::AdaptiveThrottle;
+    /// use persevere::{RetryKind, budget::{AdaptiveThrottle, RetryBudget}};
     ///
-    /// let throttle = AdaptiveThrottle::new().with_seed(1);
-    /// # let _ = throttle;
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// // 30 requests, 10 accepted: retries are rejected with p = 10 / 31, and
+    /// // more often as the rejections count as requests.
+    /// let decisions = |seed| {
+    ///     let throttle = AdaptiveThrottle::new().with_seed(seed);
+    ///     for _ in 0..10 {
+    ///         throttle.on_success(false, 0);
+    ///         throttle.on_failure(Some(RetryKind::Transient));
+    ///         throttle.on_failure(Some(RetryKind::Transient));
+    ///     }
+    ///     (0..32)
+    ///         .map(|_| throttle.try_withdraw(RetryKind::Transient).is_some())
+    ///         .collect::<Vec<_>>()
+    /// };
+    /// assert_eq!(decisions(1), decisions(1));
+    /// assert_ne!(decisions(1), decisions(2));
+    /// # }
     /// ```
     pub fn with_seed(self, seed: u64) -> Self {
         self.rng.store(seed, Ordering::Relaxed);
@@ -287,14 +303,33 @@ mod tests {
         assert_eq!(t.reject_probability(), 0.0);
     }
 
-    #[test]
-    fn extreme_configuration_does_not_panic() {
+    #[tokio::test(start_paused = true)]
+    async fn extreme_configuration_does_not_panic() {
         let t = AdaptiveThrottle::new()
             .with_k(f64::NAN)
             .with_window(Duration::ZERO);
         assert_eq!(t.k(), 0.0);
         t.on_failure(Some(RetryKind::Timeout));
+        // K = 0, 1 request: (1 - 0) / (1 + 1), even in a window of 10 ns.
+        assert_eq!(t.reject_probability(), 0.5);
         let _ = t.try_withdraw(RetryKind::Timeout);
-        assert_eq!(t.draw(1), 0);
+    }
+
+    /// The decisions of a throttle seeded `seed`, with p = 0.5 at the start.
+    fn decisions(seed: u64) -> Vec<bool> {
+        let t = AdaptiveThrottle::new().with_k(0.0).with_seed(seed);
+        t.on_failure(Some(RetryKind::Transient));
+        (0..64)
+            .map(|_| t.try_withdraw(RetryKind::Transient).is_some())
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_seed_repeats_the_decisions() {
+        let first = decisions(7);
+        // Both outcomes occur, so equal runs are not equal by default.
+        assert!(first.contains(&true) && first.contains(&false), "{first:?}");
+        assert_eq!(decisions(7), first);
+        assert_ne!(decisions(8), first);
     }
 }
