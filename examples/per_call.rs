@@ -10,11 +10,13 @@
 //! time. Run it with `cargo run --example per_call`.
 
 use persevere::{
-    Classification, Exponential, Fixed, Limited, RetryError, RetryPolicy, RetryPolicyExt,
+    Classification, Classify, Exponential, Fixed, Limited, Retry, RetryError, RetryPolicy,
+    RetryPolicyExt,
 };
 use std::borrow::Cow;
 use std::cell::Cell;
 use std::fmt;
+use std::marker::PhantomData;
 use std::time::Duration;
 
 #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -78,93 +80,60 @@ impl<C> Retrying<C> {
     fn call<'a, F, Fut, T>(
         &'a self,
         what: impl Into<Cow<'static, str>>,
-        op: F,
-    ) -> Call<'a, C, F, Limited<Exponential>, DefaultClassifier>
+        mut op: F,
+    ) -> Call<'a, Retry<impl FnMut(u32) -> Fut + 'a, Limited<Exponential>, DefaultClassifier>>
     where
-        F: FnMut(&'a C) -> Fut,
-        Fut: Future<Output = Result<T, SdkError>>,
+        F: FnMut(&'a C) -> Fut + 'a,
+        Fut: Future<Output = Result<T, SdkError>> + 'a,
     {
         Call {
-            client: &self.client,
+            retry: persevere::retry(move || op(&self.client))
+                .policy(self.policy)
+                .classify(self.classify),
             what: what.into(),
-            op,
-            policy: self.policy,
-            classify: self.classify,
+            borrows: PhantomData,
         }
     }
 }
 
-/// One call: the client's defaults until overridden, then `.await`.
-struct Call<'a, C, F, P, K> {
-    client: &'a C,
+/// One call: persevere's own builder, starting from the client's defaults,
+/// and what the call is doing, for the error.
+struct Call<'a, R> {
+    retry: R,
     what: Cow<'static, str>,
-    op: F,
-    policy: P,
-    classify: K,
+    /// The call borrows the client for `'a`, and so does its future.
+    borrows: PhantomData<&'a ()>,
 }
 
-impl<'a, C, F, P, K> Call<'a, C, F, P, K> {
-    fn policy<P2: RetryPolicy>(self, policy: P2) -> Call<'a, C, F, P2, K> {
-        let Call {
-            client,
-            what,
-            op,
-            classify,
-            ..
-        } = self;
+impl<'a, Op, P, K> Call<'a, Retry<Op, P, K>> {
+    fn policy<P2: RetryPolicy>(self, policy: P2) -> Call<'a, Retry<Op, P2, K>> {
         Call {
-            client,
-            what,
-            op,
-            policy,
-            classify,
+            retry: self.retry.policy(policy),
+            what: self.what,
+            borrows: PhantomData,
         }
     }
 
-    fn classify<K2: Fn(&SdkError) -> Classification>(self, classify: K2) -> Call<'a, C, F, P, K2> {
-        let Call {
-            client,
-            what,
-            op,
-            policy,
-            ..
-        } = self;
+    fn classify<K2: Classify<SdkError>>(self, classify: K2) -> Call<'a, Retry<Op, P, K2>> {
         Call {
-            client,
-            what,
-            op,
-            policy,
-            classify,
+            retry: self.retry.classify(classify),
+            what: self.what,
+            borrows: PhantomData,
         }
     }
 }
 
-impl<'a, C, F, Fut, T, P, K> IntoFuture for Call<'a, C, F, P, K>
+impl<'a, R, T> IntoFuture for Call<'a, R>
 where
-    F: FnMut(&'a C) -> Fut + 'a,
-    Fut: Future<Output = Result<T, SdkError>> + 'a,
-    P: RetryPolicy + 'a,
-    K: Fn(&SdkError) -> Classification + 'a,
-    T: 'a,
+    R: IntoFuture<Output = Result<T, RetryError<SdkError>>> + 'a,
+    R::IntoFuture: 'a,
 {
     type Output = Result<T, RetryError<SdkError>>;
     type IntoFuture = std::pin::Pin<Box<dyn Future<Output = Self::Output> + 'a>>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let Call {
-            client,
-            what,
-            mut op,
-            policy,
-            classify,
-        } = self;
-        Box::pin(async move {
-            persevere::retry(move || op(client))
-                .policy(policy)
-                .classify(classify)
-                .await
-                .map_err(|err| err.with_context(what))
-        })
+        let Call { retry, what, .. } = self;
+        Box::pin(async move { retry.await.map_err(|err| err.with_context(what)) })
     }
 }
 
@@ -259,6 +228,15 @@ mod tests {
         assert!(overridden.is_ok(), "{overridden:?}");
         // The client's own default is unchanged: 10 attempts.
         assert_eq!(iam.policy.max_attempts(), Some(10));
+        // And a later call on the same client really uses it.
+        let busy = Retrying::new(IamClient::throttling_first(100));
+        let patient_err = busy.call("a", |c| c.delete_role("x")).policy(patient).await;
+        assert_eq!(patient_err.unwrap_err().attempts(), 20);
+        let err = busy.call("a", |c| c.delete_role("x")).await.unwrap_err();
+        assert_eq!(
+            (err.reason(), err.attempts()),
+            (StopReason::AttemptsExhausted, 10)
+        );
     }
 
     #[tokio::test(start_paused = true)]
