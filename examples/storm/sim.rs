@@ -52,7 +52,7 @@ impl Budget {
         match self {
             Budget::None => Arc::new(NoBudget),
             Budget::TokenBucket => Arc::new(TokenBucket::new()),
-            Budget::Grpc => Arc::new(GrpcThrottle::new(10, 0.1)),
+            Budget::Grpc => Arc::new(GrpcThrottle::default()),
             Budget::Ratio => Arc::new(RatioBudget::new()),
             Budget::Adaptive => Arc::new(AdaptiveThrottle::new().with_seed(seed)),
         }
