@@ -75,7 +75,10 @@ fn the_deadline_stops_retries() {
     // Every retry was heard; when a sleep overran the deadline, the call
     // stopped before the attempt it slept for.
     let retried = retries.len() as u32;
-    assert!(retried == err.attempts() - 1 || retried == err.attempts(), "{retries:?}");
+    assert!(
+        retried == err.attempts() - 1 || retried == err.attempts(),
+        "{retries:?}"
+    );
     for &(elapsed, delay) in &retries {
         assert_eq!(delay, 5 * MS);
         // The real clock: the hook reads it just after the policy did, so
