@@ -123,9 +123,14 @@ fn hand_written_call(
     hand_written(flaky(failures), 4, Duration::ZERO, cooperative)
 }
 
-/// Awaits a call that must succeed.
-async fn done(call: impl Future<Output = Result<u32, impl Debug>>) -> u32 {
-    call.await.unwrap()
+/// Makes the call and awaits it; it must succeed. The call is made inside
+/// the future, as an `async fn` would, not moved into it.
+async fn done<F, E>(call: impl FnOnce() -> F) -> u32
+where
+    F: Future<Output = Result<u32, E>>,
+    E: Debug,
+{
+    call().await.unwrap()
 }
 
 /// The columns shared by the success and retry groups.
@@ -139,36 +144,37 @@ fn columns(c: &mut Criterion, group: &str, paused: bool, failures: u32) {
     }
     g.bench_function("hand_written", |b| {
         b.to_async(&rt)
-            .iter(|| done(hand_written_call(failures, false)))
+            .iter(|| done(|| hand_written_call(failures, false)))
     });
     if failures > 0 {
         g.bench_function("hand_written_coop", |b| {
             b.to_async(&rt)
-                .iter(|| done(hand_written_call(failures, true)))
+                .iter(|| done(|| hand_written_call(failures, true)))
         });
     }
     g.bench_function("persevere", |b| {
-        b.to_async(&rt).iter(|| done(persevere_call(failures)))
+        b.to_async(&rt).iter(|| done(|| persevere_call(failures)))
     });
     if failures == 0 {
         g.bench_function("persevere_default", |b| {
             b.to_async(&rt)
-                .iter(|| done(persevere_default_call(failures)))
+                .iter(|| done(|| persevere_default_call(failures)))
         });
     }
     let bucket = persevere::budget::TokenBucket::new();
     g.bench_function("persevere_budget", |b| {
         b.to_async(&rt)
-            .iter(|| done(persevere_budget_call(failures, &bucket)))
+            .iter(|| done(|| persevere_budget_call(failures, &bucket)))
     });
     g.bench_function("tokio_retry2", |b| {
-        b.to_async(&rt).iter(|| done(tokio_retry2_call(failures)))
+        b.to_async(&rt)
+            .iter(|| done(|| tokio_retry2_call(failures)))
     });
     g.bench_function("backon", |b| {
-        b.to_async(&rt).iter(|| done(backon_call(failures)))
+        b.to_async(&rt).iter(|| done(|| backon_call(failures)))
     });
     g.bench_function("backoff", |b| {
-        b.to_async(&rt).iter(|| done(backoff_call(failures)))
+        b.to_async(&rt).iter(|| done(|| backoff_call(failures)))
     });
     g.finish();
 }

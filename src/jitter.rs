@@ -87,7 +87,23 @@ impl Jitter {
     ///
     /// `initial` and `previous` serve decorrelated jitter; every result is
     /// clamped to `max`.
+    #[inline]
     pub(crate) fn apply(
+        self,
+        delay: Duration,
+        initial: Duration,
+        max: Duration,
+        previous: Option<Duration>,
+        rng: &mut JitterRng,
+    ) -> Duration {
+        match self {
+            // No draw to make: keep it inline, out of the random modes' way.
+            Jitter::None => delay.min(max),
+            random => random.draw(delay, initial, max, previous, rng),
+        }
+    }
+
+    fn draw(
         self,
         delay: Duration,
         initial: Duration,
