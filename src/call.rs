@@ -8,7 +8,7 @@ use crate::classify::{Classification, Classify, RetryKind};
 use crate::elapsed::Elapsed;
 use crate::error::{RetryError, StopReason};
 use crate::notify::{Notify, RetryEvent};
-use crate::policy::{AttemptContext, Decision, RetryPolicy};
+use crate::policy::{self, AttemptContext, Decision, RetryPolicy};
 use crate::rng::JitterRng;
 use std::fmt::{self, Debug};
 use std::time::Duration;
@@ -165,13 +165,21 @@ impl CallState {
         let Some(kind) = verdict.kind() else {
             return Decision::Stop(StopReason::Terminal);
         };
-        let mut failed = AttemptContext::started_at(self.attempt, start)
-            .with_kind(kind)
-            .with_server_delay(verdict.server_delay());
+        // Under a deadline the decision needs the elapsed time: read the clock
+        // once for the policy and the deadline check both.
+        let mut failed = match policy.deadline() {
+            Some(_) => AttemptContext::new(
+                self.attempt,
+                Instant::now().saturating_duration_since(start),
+            ),
+            None => AttemptContext::started_at(self.attempt, start),
+        }
+        .with_kind(kind)
+        .with_server_delay(verdict.server_delay());
         if let Some(previous) = self.previous_delay {
             failed = failed.with_previous_delay(previous);
         }
-        let decision = policy.decide(&failed, &mut self.rng);
+        let decision = policy::decide(policy, &failed, &mut self.rng);
         if let Decision::Retry(delay) = decision {
             let Some(tokens) = budget.try_withdraw(kind) else {
                 return Decision::Stop(StopReason::BudgetExhausted);
@@ -182,10 +190,10 @@ impl CallState {
         decision
     }
 
-    /// True when a retry would start at or after `deadline`: a sleep on a
-    /// real clock can end a little late, and a policy of the caller's own may
-    /// ask for a sleep past its deadline. Reads the clock only under a
-    /// deadline.
+    /// True when a retry would start at or after `deadline`. The decision
+    /// already made sure the sleep ends before it, but a sleep on a real
+    /// clock can end late (a busy thread, a suspended machine). Reads the
+    /// clock only under a deadline.
     #[inline]
     pub(crate) fn past_deadline(&mut self, deadline: Option<Duration>) -> bool {
         match deadline {

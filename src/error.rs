@@ -28,6 +28,10 @@ pub enum StopReason {
     BudgetExhausted,
     /// A user-defined policy decided to stop for a reason of its own.
     Policy,
+    /// The server asked for a longer delay (such as `Retry-After`) than the
+    /// policy's max delay allows, and the policy will not come back earlier
+    /// than asked (see [`RetryAfter`](crate::policy::RetryAfter)).
+    ServerDelayTooLong,
 }
 
 impl fmt::Display for StopReason {
@@ -38,6 +42,7 @@ impl fmt::Display for StopReason {
             StopReason::Deadline => "deadline reached",
             StopReason::BudgetExhausted => "retry budget exhausted",
             StopReason::Policy => "stopped by policy",
+            StopReason::ServerDelayTooLong => "server asked to wait longer than the max delay",
         })
     }
 }

@@ -127,26 +127,32 @@ fn in_span<R>(span: Option<&Span>, f: impl FnOnce() -> R) -> R {
 
 /// Arms `timer` to fire `after` from now, reusing its `Sleep` if it has one.
 fn arm(mut timer: Pin<&mut Timer>, after: Duration, purpose: Purpose) {
+    let until = deadline_after(after);
     match timer.as_mut().project() {
         TimerProj::Armed {
             sleep,
             purpose: armed,
         } => {
-            // Like `tokio::time::sleep`, a deadline past what an Instant can
-            // hold becomes a far-future one instead of overflowing.
-            let now = Instant::now();
-            sleep.reset(now.checked_add(after).unwrap_or_else(|| far_future(now)));
+            sleep.reset(until);
             *armed = purpose;
         }
         TimerProj::Off => timer.set(Timer::Armed {
-            sleep: tokio::time::sleep(after),
+            sleep: tokio::time::sleep_until(until),
             purpose,
         }),
     }
 }
 
-fn far_future(now: Instant) -> Instant {
-    now + Duration::from_secs(86_400 * 365 * 30)
+/// The longest a timer is armed for, as `tokio::time::sleep` caps a sleep:
+/// about 30 years. Farther deadlines would overflow tokio's timer, which
+/// rounds every deadline up to its next millisecond.
+const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+
+/// The instant `after` from now, at most [`FAR_FUTURE`] away.
+fn deadline_after(after: Duration) -> Instant {
+    let now = Instant::now();
+    let after = after.min(FAR_FUTURE);
+    now.checked_add(after).unwrap_or(now)
 }
 
 /// Waits for the backoff sleep, if the timer holds one.

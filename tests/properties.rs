@@ -2,7 +2,7 @@
 
 use persevere::{
     AttemptContext, Decision, Exponential, Fixed, Jitter, JitterRng, RetryKind, RetryPolicy,
-    RetryPolicyExt, StopReason, schedule,
+    RetryPolicyExt, StopReason, policy::RetryAfter, schedule,
 };
 use proptest::prelude::*;
 use std::time::Duration;
@@ -135,10 +135,12 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn exponential_never_exceeds_its_max_nor_panics(p in exponential(), c in context(), seed in any::<u64>()) {
+    fn exponential_never_exceeds_its_max_nor_panics(
+        p in exponential(), rule in retry_after(), c in context(), seed in any::<u64>(),
+    ) {
+        let p = p.with_retry_after(rule);
         let d = p.decide(&c, &mut JitterRng::from_seed(seed));
-        let Decision::Retry(d) = d else { panic!("an unlimited policy never stops") };
-        prop_assert!(d <= p.max_delay());
+        check_server_delay_rule(d, rule, p.max_delay(), &c)?;
     }
 
     #[test]
@@ -194,36 +196,89 @@ proptest! {
         delay in duration(), max in duration(), j in jitter(), c in context(), seed in any::<u64>(),
     ) {
         let p = Fixed::new(delay).with_max_delay(max).with_jitter(j);
-        let d = p.decide(&c, &mut JitterRng::from_seed(seed)).delay().unwrap();
-        prop_assert!(d <= max);
+        for rule in [RetryAfter::NotEarlier, RetryAfter::Capped, RetryAfter::AwsClamp] {
+            let d = p.with_retry_after(rule).decide(&c, &mut JitterRng::from_seed(seed));
+            check_server_delay_rule(d, rule, max, &c)?;
+        }
     }
 
     #[test]
     fn limits_accept_any_attempt_and_time(
         p in exponential(),
+        rule in retry_after(),
         c in context(),
         cap in prop_oneof![1u32..100, any::<u32>()],
         deadline in duration(),
     ) {
+        let p = p.with_retry_after(rule);
         let limited = p.with_max_attempts(cap).with_deadline(deadline);
         // What the wrapped policy alone says, from the same generator state.
-        let Decision::Retry(inner) = p.decide(&c, &mut JitterRng::from_seed(1)) else {
-            panic!("an unlimited policy never stops")
+        let inner = p.decide(&c, &mut JitterRng::from_seed(1));
+        // When a retry after `d` would start: the server's delay if longer,
+        // and tokio's timer rounds a sleep's end up to its next millisecond.
+        let starts = |d: Duration| {
+            let wait = c.server_delay().map_or(d, |asked| asked.max(d));
+            if wait.is_zero() { c.elapsed() } else {
+                c.elapsed().saturating_add(wait).saturating_add(Duration::from_nanos(999_999))
+            }
         };
         match limited.decide(&c, &mut JitterRng::from_seed(1)) {
             Decision::Retry(d) => {
                 prop_assert!(c.attempt() < cap);
-                prop_assert!(c.elapsed().saturating_add(d) < deadline);
-                prop_assert_eq!(d, inner);
+                prop_assert!(starts(d) < deadline);
+                prop_assert_eq!(Decision::Retry(d), inner);
             }
             // The cap is checked first: attempt `cap` was the last allowed.
             Decision::Stop(StopReason::AttemptsExhausted) => prop_assert!(c.attempt() >= cap),
             // Under the cap, the wrapped policy's sleep would end at or past the deadline.
             Decision::Stop(StopReason::Deadline) => {
                 prop_assert!(c.attempt() < cap);
-                prop_assert!(c.elapsed().saturating_add(inner) >= deadline);
+                let Decision::Retry(inner) = inner else { panic!("{inner:?}") };
+                prop_assert!(starts(inner) >= deadline);
+            }
+            // The wrapped policy's own stop passes through.
+            Decision::Stop(StopReason::ServerDelayTooLong) => {
+                prop_assert!(c.attempt() < cap);
+                prop_assert_eq!(inner, Decision::Stop(StopReason::ServerDelayTooLong));
             }
             Decision::Stop(other) => prop_assert!(false, "unexpected stop reason {other:?}"),
         }
     }
+}
+
+fn retry_after() -> impl Strategy<Value = RetryAfter> {
+    prop_oneof![
+        Just(RetryAfter::NotEarlier),
+        Just(RetryAfter::Capped),
+        Just(RetryAfter::AwsClamp)
+    ]
+}
+
+/// An unlimited policy never stops but for a server delay past its max under
+/// `NotEarlier`; it never sleeps past its max, but for the AWS rule, which
+/// may sleep up to 5 s past it when the server asked.
+fn check_server_delay_rule(
+    d: Decision,
+    rule: RetryAfter,
+    max: Duration,
+    c: &AttemptContext,
+) -> Result<(), TestCaseError> {
+    let asked = c.server_delay();
+    match d {
+        Decision::Stop(StopReason::ServerDelayTooLong) => {
+            prop_assert_eq!(rule, RetryAfter::NotEarlier);
+            prop_assert!(asked.is_some_and(|a| a > max));
+        }
+        Decision::Stop(other) => prop_assert!(false, "an unlimited policy stopped: {other:?}"),
+        Decision::Retry(d) => match (rule, asked) {
+            (RetryAfter::NotEarlier, Some(a)) => prop_assert_eq!(d, a),
+            (RetryAfter::Capped, Some(a)) => prop_assert_eq!(d, a.min(max)),
+            (RetryAfter::AwsClamp, Some(_)) => {
+                prop_assert!(d <= max.saturating_add(Duration::from_secs(5)))
+            }
+            (_, None) => prop_assert!(d <= max),
+            (other, Some(_)) => prop_assert!(false, "no such rule {other:?}"),
+        },
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The async combinator through the public API, on tokio's paused clock.
 
 use persevere::classify::io::IoErrors;
+use persevere::policy::RetryAfter;
 use persevere::{
     Classification, Exponential, Fixed, Jitter, RetryEvent, RetryKind, RetryPolicyExt, StopReason,
     schedule,
@@ -186,17 +187,30 @@ async fn retry_after_is_honoured_and_capped_by_the_policy() {
         ]
     );
 
-    // A Retry-After of a day is capped at the policy's 5 s max delay.
+    // A Retry-After of a day, past the policy's 5 s max delay, ends the call
+    // at once: coming back earlier than the server asked would not help.
+    let a_day =
+        |_: &u16| Classification::throttled().with_server_delay(Duration::from_secs(86_400));
+    let policy = no_jitter(10 * MS).with_max_delay(Duration::from_secs(5));
+    let start = Instant::now();
+    let err = persevere::retry(|| async { Err::<(), _>(429u16) })
+        .policy(policy.with_max_attempts(2))
+        .classify(a_day)
+        .await
+        .unwrap_err();
+    assert_eq!(err.reason(), StopReason::ServerDelayTooLong);
+    assert_eq!((err.attempts(), err.into_inner()), (1, Some(429)));
+    assert_eq!(start.elapsed(), Duration::ZERO);
+
+    // Under `RetryAfter::Capped`, the caller's choice, it is cut to 5 s.
     let start = Instant::now();
     let _ = persevere::retry(|| async { Err::<(), _>(429u16) })
         .policy(
-            no_jitter(10 * MS)
-                .with_max_delay(Duration::from_secs(5))
+            policy
+                .with_retry_after(RetryAfter::Capped)
                 .with_max_attempts(2),
         )
-        .classify(|_: &u16| {
-            Classification::throttled().with_server_delay(Duration::from_secs(86_400))
-        })
+        .classify(a_day)
         .await;
     assert_eq!(start.elapsed(), Duration::from_secs(5));
 }
@@ -443,11 +457,20 @@ async fn no_attempt_starts_after_the_deadline_whatever_the_policy_says() {
         deadline: Duration::from_secs(2),
     };
     let (calls, op) = flaky(u32::MAX, ErrorKind::ConnectionReset);
+    let mut announced = 0;
     let start = Instant::now();
-    let err = persevere::retry(op).policy(policy).await.unwrap_err();
+    let err = persevere::retry(op)
+        .policy(policy)
+        .notify(|_: &RetryEvent<'_, std::io::Error>| announced += 1)
+        .await
+        .unwrap_err();
     assert_eq!(err.reason(), StopReason::Deadline);
     assert_eq!((calls.load(Ordering::SeqCst), err.attempts()), (1, 1));
-    assert_eq!(start.elapsed(), Duration::from_secs(3));
+    // It stops at once, without sleeping, and keeps the last error.
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    assert_eq!(announced, 0);
+    assert!(!err.timed_out());
+    assert_eq!(err.into_inner().unwrap().kind(), ErrorKind::ConnectionReset);
 }
 
 #[test]
@@ -464,5 +487,52 @@ fn no_blocking_attempt_starts_after_the_deadline_either() {
         .unwrap_err();
     assert_eq!(err.reason(), StopReason::Deadline);
     assert_eq!((calls.load(Ordering::SeqCst), err.attempts()), (1, 1));
-    assert!(err.elapsed() >= 30 * MS);
+    // It never slept: the 30 ms sleep would have ended past the deadline.
+    assert!(err.elapsed() < 20 * MS);
+    assert!(!err.timed_out());
+}
+
+/// Runs a call that always fails under `Fixed::new(delay).with_deadline(deadline)`
+/// and returns its error, the retries notify announced, and the attempts made.
+async fn announced_against_made(
+    delay: Duration,
+    deadline: Duration,
+) -> (persevere::RetryError<Error>, u32, u32) {
+    let (calls, op) = flaky(u32::MAX, ErrorKind::ConnectionReset);
+    let mut announced = 0;
+    let err = persevere::retry(op)
+        .policy(Fixed::new(delay).with_deadline(deadline))
+        .notify(|_: &RetryEvent<'_, Error>| announced += 1)
+        .await
+        .unwrap_err();
+    (err, announced, calls.load(Ordering::SeqCst))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_that_tokios_timer_would_end_at_the_deadline_is_never_announced() {
+    // 99.5 ms sleeps end on tokio's 1 ms ticks, every 100 ms: a 10th retry
+    // planned for 999.5 ms would wake at exactly 1 s, the deadline.
+    let start = Instant::now();
+    let (err, announced, made) =
+        announced_against_made(Duration::from_micros(99_500), Duration::from_secs(1)).await;
+    assert_eq!(err.reason(), StopReason::Deadline);
+    assert_eq!((made, err.attempts(), announced), (10, 10, 9));
+    assert!(!err.timed_out());
+    assert_eq!(err.into_inner().unwrap().kind(), ErrorKind::ConnectionReset);
+    // It stopped after the 10th attempt, without sleeping again.
+    assert_eq!(start.elapsed(), 900 * MS);
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_announced_retry_runs_and_a_deadline_stop_keeps_the_last_error() {
+    // Delays with sub-millisecond parts against deadlines around them.
+    for i in 1..=60u64 {
+        let delay = Duration::from_micros(i * 7_919 % 150_000 + 1);
+        let deadline = Duration::from_micros(i * 104_729 % 900_000 + 1);
+        let (err, announced, made) = announced_against_made(delay, deadline).await;
+        assert_eq!(err.reason(), StopReason::Deadline, "{delay:?} {deadline:?}");
+        assert_eq!(made, err.attempts());
+        assert_eq!(announced + 1, made, "{delay:?} {deadline:?}");
+        assert!(!err.timed_out(), "{delay:?} {deadline:?}");
+    }
 }

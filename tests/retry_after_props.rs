@@ -1,8 +1,10 @@
 //! Adversarial `Retry-After` values: the parsers never panic, and whatever
-//! delay they accept, a policy caps it at its max delay.
+//! delay they accept, a policy waits exactly that long or stops, or, capped,
+//! waits at most its max delay.
 
 use persevere::classify::http::{classify_response_at, parse_retry_after};
-use persevere::{AttemptContext, Decision, Exponential, Fixed, JitterRng, RetryPolicy};
+use persevere::policy::RetryAfter;
+use persevere::{AttemptContext, Decision, Exponential, Fixed, JitterRng, RetryPolicy, StopReason};
 use proptest::prelude::*;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -58,7 +60,7 @@ proptest! {
     }
 
     #[test]
-    fn an_accepted_delay_is_capped_by_the_policy(
+    fn an_accepted_delay_is_waited_in_full_or_stops_the_call(
         value in header_value(),
         now in now(),
         max_ms in 100u64..120_000,
@@ -72,15 +74,16 @@ proptest! {
             .with_server_delay(Some(asked));
         let fixed = Fixed::new(Duration::from_millis(100)).with_max_delay(max);
         let exponential = Exponential::new().with_max_delay(max);
-        for decision in [
-            fixed.decide(&failed, &mut JitterRng::from_seed(seed)),
-            exponential.decide(&failed, &mut JitterRng::from_seed(seed)),
-        ] {
-            let Decision::Retry(delay) = decision else {
-                return Err(TestCaseError::fail(format!("{decision:?}")));
-            };
-            prop_assert!(delay <= max, "{:?} > {:?}", delay, max);
-            prop_assert_eq!(delay, asked.min(max));
-        }
+        let decide = |p: &dyn RetryPolicy| p.decide(&failed, &mut JitterRng::from_seed(seed));
+        let exact = if asked <= max {
+            Decision::Retry(asked)
+        } else {
+            Decision::Stop(StopReason::ServerDelayTooLong)
+        };
+        prop_assert_eq!(decide(&fixed), exact);
+        prop_assert_eq!(decide(&exponential), exact);
+        let capped = Decision::Retry(asked.min(max));
+        prop_assert_eq!(decide(&fixed.with_retry_after(RetryAfter::Capped)), capped);
+        prop_assert_eq!(decide(&exponential.with_retry_after(RetryAfter::Capped)), capped);
     }
 }

@@ -1,6 +1,6 @@
 //! Truncated exponential backoff with jitter.
 
-use super::{AttemptContext, Decision, RetryPolicy, honour_server_delay};
+use super::{AttemptContext, Decision, RetryAfter, RetryPolicy};
 use crate::classify::RetryKind;
 use crate::error::ConfigError;
 use crate::jitter::Jitter;
@@ -17,7 +17,9 @@ use std::time::Duration;
 /// [`with_deadline`](crate::RetryPolicyExt::with_deadline).
 ///
 /// A server-given delay (such as `Retry-After`) replaces the computed delay,
-/// unjittered, capped at `max_delay`.
+/// unjittered, as its [`RetryAfter`] rule says: by default the call comes back
+/// exactly when the server asked, or stops at once if that is later than
+/// `max_delay` allows.
 ///
 /// # Default
 ///
@@ -28,6 +30,7 @@ use std::time::Duration;
 /// | multiplier | 2 |
 /// | max delay | 20 s |
 /// | jitter | [`Jitter::Full`] |
+/// | server-given delays | [`RetryAfter::NotEarlier`] |
 ///
 /// # Clamps
 ///
@@ -58,6 +61,7 @@ pub struct Exponential {
     multiplier: f64,
     max_delay: Duration,
     jitter: Jitter,
+    retry_after: RetryAfter,
 }
 
 impl Exponential {
@@ -78,6 +82,7 @@ impl Exponential {
             multiplier: 2.0,
             max_delay: Duration::from_secs(20),
             jitter: Jitter::Full,
+            retry_after: RetryAfter::NotEarlier,
         }
     }
 
@@ -158,6 +163,33 @@ impl Exponential {
     pub const fn with_jitter(mut self, jitter: Jitter) -> Self {
         self.jitter = jitter;
         self
+    }
+
+    /// Sets what the policy does with a delay the server asked for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use persevere::{Exponential, policy::RetryAfter};
+    ///
+    /// let p = Exponential::new().with_retry_after(RetryAfter::Capped);
+    /// assert_eq!(p.retry_after(), RetryAfter::Capped);
+    /// ```
+    pub const fn with_retry_after(mut self, rule: RetryAfter) -> Self {
+        self.retry_after = rule;
+        self
+    }
+
+    /// What the policy does with a delay the server asked for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere::{Exponential, policy::RetryAfter};
+    /// assert_eq!(Exponential::new().retry_after(), RetryAfter::NotEarlier);
+    /// ```
+    pub const fn retry_after(&self) -> RetryAfter {
+        self.retry_after
     }
 
     /// The delay after the first failure, before jitter.
@@ -284,24 +316,23 @@ impl Default for Exponential {
 
 impl RetryPolicy for Exponential {
     fn decide(&self, failed: &AttemptContext, rng: &mut JitterRng) -> Decision {
-        if let Some(asked) = honour_server_delay(failed, self.max_delay) {
-            return Decision::Retry(asked);
+        let mut computed = || {
+            let initial = self.initial_for(failed.kind());
+            let delay = self.capped_delay(initial, failed.attempt());
+            self.jitter
+                .apply(delay, initial, self.max_delay, failed.previous_delay(), rng)
+        };
+        match failed.server_delay() {
+            Some(asked) => self.retry_after.decide(asked, self.max_delay, computed),
+            None => Decision::Retry(computed()),
         }
-        let initial = self.initial_for(failed.kind());
-        let delay = self.capped_delay(initial, failed.attempt());
-        Decision::Retry(self.jitter.apply(
-            delay,
-            initial,
-            self.max_delay,
-            failed.previous_delay(),
-            rng,
-        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::StopReason;
     use crate::policy::schedule;
 
     const MS: Duration = Duration::from_millis(1);
@@ -381,7 +412,7 @@ mod tests {
     }
 
     #[test]
-    fn server_delay_overrides_and_is_capped() {
+    fn server_delay_overrides_and_follows_its_rule_past_the_max() {
         let p = unjittered(100 * MS, 2.0, Duration::from_secs(30));
         let mut rng = JitterRng::from_seed(0);
         let asked = AttemptContext::new(1, Duration::ZERO).with_server_delay(Some(2 * 1000 * MS));
@@ -392,8 +423,21 @@ mod tests {
         let absurd = asked.with_server_delay(Some(Duration::from_secs(86_400 * 365)));
         assert_eq!(
             p.decide(&absurd, &mut rng),
+            Decision::Stop(StopReason::ServerDelayTooLong)
+        );
+        assert_eq!(
+            p.with_retry_after(RetryAfter::Capped)
+                .decide(&absurd, &mut rng),
             Decision::Retry(Duration::from_secs(30))
         );
+        // The AWS rule: between the computed 100 ms and 5.1 s, past the max.
+        let aws = p.with_retry_after(RetryAfter::AwsClamp);
+        assert_eq!(
+            aws.decide(&absurd, &mut rng),
+            Decision::Retry(Duration::from_millis(5100))
+        );
+        let short = asked.with_server_delay(Some(MS));
+        assert_eq!(aws.decide(&short, &mut rng), Decision::Retry(100 * MS));
     }
 
     #[test]

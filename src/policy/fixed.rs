@@ -1,6 +1,6 @@
 //! A constant delay between attempts.
 
-use super::{AttemptContext, Decision, RetryPolicy, honour_server_delay};
+use super::{AttemptContext, Decision, RetryAfter, RetryPolicy};
 use crate::error::ConfigError;
 use crate::jitter::Jitter;
 use crate::rng::JitterRng;
@@ -19,8 +19,11 @@ use std::time::Duration;
 /// | delay | as given to [`new`](Self::new) (`Default`: 1 s) |
 /// | jitter | [`Jitter::None`] |
 /// | max delay | the larger of the delay and 60 s |
+/// | server-given delays | [`RetryAfter::NotEarlier`] |
 ///
-/// The max delay caps jittered delays and server-given delays (`Retry-After`).
+/// The max delay caps jittered delays; a server-given delay (`Retry-After`)
+/// longer than it is handled by the [`RetryAfter`] rule (by default the call
+/// stops at once rather than come back earlier than asked).
 /// With decorrelated jitter the fixed delay is the floor each delay grows from,
 /// up to the max delay.
 ///
@@ -39,6 +42,7 @@ pub struct Fixed {
     delay: Duration,
     jitter: Jitter,
     max_delay: Duration,
+    retry_after: RetryAfter,
 }
 
 impl Fixed {
@@ -62,6 +66,7 @@ impl Fixed {
             delay,
             jitter: Jitter::None,
             max_delay,
+            retry_after: RetryAfter::NotEarlier,
         }
     }
 
@@ -82,7 +87,36 @@ impl Fixed {
         self
     }
 
-    /// Sets the cap on jittered and server-given delays.
+    /// Sets what the policy does with a delay the server asked for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use persevere::{Fixed, policy::RetryAfter};
+    /// use std::time::Duration;
+    ///
+    /// let p = Fixed::new(Duration::from_secs(1)).with_retry_after(RetryAfter::Capped);
+    /// assert_eq!(p.retry_after(), RetryAfter::Capped);
+    /// ```
+    pub const fn with_retry_after(mut self, rule: RetryAfter) -> Self {
+        self.retry_after = rule;
+        self
+    }
+
+    /// What the policy does with a delay the server asked for.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere::{Fixed, policy::RetryAfter};
+    /// assert_eq!(Fixed::default().retry_after(), RetryAfter::NotEarlier);
+    /// ```
+    pub const fn retry_after(&self) -> RetryAfter {
+        self.retry_after
+    }
+
+    /// Sets the cap on jittered delays (and, under [`RetryAfter::Capped`],
+    /// on server-given ones).
     ///
     /// # Examples
     ///
@@ -108,7 +142,7 @@ impl Fixed {
         self.delay
     }
 
-    /// The cap on jittered and server-given delays.
+    /// The cap on jittered delays (see [`with_max_delay`](Self::with_max_delay)).
     ///
     /// # Examples
     ///
@@ -154,22 +188,22 @@ impl Default for Fixed {
 
 impl RetryPolicy for Fixed {
     fn decide(&self, failed: &AttemptContext, rng: &mut JitterRng) -> Decision {
-        if let Some(asked) = honour_server_delay(failed, self.max_delay) {
-            return Decision::Retry(asked);
+        let mut computed = || {
+            let delay = self.delay;
+            self.jitter
+                .apply(delay, delay, self.max_delay, failed.previous_delay(), rng)
+        };
+        match failed.server_delay() {
+            Some(asked) => self.retry_after.decide(asked, self.max_delay, computed),
+            None => Decision::Retry(computed()),
         }
-        Decision::Retry(self.jitter.apply(
-            self.delay,
-            self.delay,
-            self.max_delay,
-            failed.previous_delay(),
-            rng,
-        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::StopReason;
     use crate::policy::schedule;
 
     const MS: Duration = Duration::from_millis(1);
@@ -200,7 +234,7 @@ mod tests {
     }
 
     #[test]
-    fn server_delay_is_honoured_up_to_the_max() {
+    fn server_delay_is_honoured_up_to_the_max_then_by_its_rule() {
         let p = Fixed::new(MS);
         let mut rng = JitterRng::from_seed(0);
         let asked = AttemptContext::new(1, Duration::ZERO);
@@ -209,7 +243,18 @@ mod tests {
         let year = asked.with_server_delay(Some(Duration::from_secs(31_536_000)));
         assert_eq!(
             p.decide(&year, &mut rng),
+            Decision::Stop(StopReason::ServerDelayTooLong)
+        );
+        assert_eq!(
+            p.with_retry_after(RetryAfter::Capped)
+                .decide(&year, &mut rng),
             Decision::Retry(Duration::from_secs(60))
+        );
+        // The AWS rule: at most 5 s more than the policy's own 1 ms.
+        assert_eq!(
+            p.with_retry_after(RetryAfter::AwsClamp)
+                .decide(&year, &mut rng),
+            Decision::Retry(Duration::from_secs(5) + MS)
         );
     }
 

@@ -1,6 +1,6 @@
 //! Attempt caps and overall deadlines around any policy.
 
-use super::{AttemptContext, Decision, RetryPolicy};
+use super::{AttemptContext, Decision, RetryPolicy, starts_before};
 use crate::error::{ConfigError, StopReason};
 use crate::rng::JitterRng;
 use std::time::Duration;
@@ -11,8 +11,9 @@ use std::time::Duration;
 ///   makes at most 3 attempts and sleeps at most twice. It never sleeps after
 ///   the last attempt.
 /// - **Deadline** is measured from the start of the first attempt. The policy
-///   never starts a sleep that would end at or after the deadline, whether the
-///   delay was computed or asked for by the server: it stops at once with
+///   never starts a sleep that could end at or after the deadline (counting
+///   the timer's 1 ms resolution), nor one shorter than a delay the server
+///   asked for that would end after it: it stops at once with
 ///   [`StopReason::Deadline`] instead. The combinator also cuts an attempt
 ///   still running at the deadline.
 ///
@@ -155,13 +156,10 @@ impl<P: RetryPolicy> RetryPolicy for Limited<P> {
         }
         let decision = self.inner.decide(failed, rng);
         match (decision, self.deadline) {
-            (Decision::Retry(delay), Some(deadline)) => {
-                let remaining = deadline.saturating_sub(failed.elapsed());
-                if delay < remaining {
-                    decision
-                } else {
-                    Decision::Stop(StopReason::Deadline)
-                }
+            (Decision::Retry(delay), Some(deadline))
+                if !starts_before(deadline, failed.elapsed(), delay, failed.server_delay()) =>
+            {
+                Decision::Stop(StopReason::Deadline)
             }
             _ => decision,
         }

@@ -10,11 +10,14 @@ mod exponential;
 mod fixed;
 mod limits;
 pub mod presets;
+mod retry_after;
 mod schedule;
 
 pub use exponential::Exponential;
 pub use fixed::Fixed;
 pub use limits::Limited;
+pub(crate) use retry_after::starts_before;
+pub use retry_after::{RetryAfter, decide};
 pub use schedule::{Schedule, schedule};
 
 use crate::classify::RetryKind;
@@ -344,12 +347,6 @@ macro_rules! forward_policy {
 }
 
 forward_policy!(&P, Box<P>, Arc<P>);
-
-/// The delay to sleep when the server asked for one: its delay, capped by the
-/// policy's maximum delay.
-pub(crate) fn honour_server_delay(failed: &AttemptContext, max: Duration) -> Option<Duration> {
-    failed.server_delay().map(|asked| asked.min(max))
-}
 
 // The trait must stay object-safe and every policy shareable across threads.
 const _: () = {

@@ -105,7 +105,7 @@ impl<P: RetryPolicy + ?Sized> Iterator for Schedule<'_, P> {
         if let Some(previous) = self.previous_delay {
             failed = failed.with_previous_delay(previous);
         }
-        match self.policy.decide(&failed, &mut self.rng) {
+        match super::decide(self.policy, &failed, &mut self.rng) {
             Decision::Retry(delay) => {
                 self.elapsed = self.elapsed.saturating_add(delay);
                 self.previous_delay = Some(delay);
