@@ -536,3 +536,51 @@ async fn every_announced_retry_runs_and_a_deadline_stop_keeps_the_last_error() {
         assert!(!err.timed_out(), "{delay:?} {deadline:?}");
     }
 }
+
+/// A policy of the caller's own that asks for the same huge delay every time.
+struct Sleeps(Duration);
+
+impl persevere::RetryPolicy for Sleeps {
+    fn decide(
+        &self,
+        failed: &persevere::AttemptContext,
+        _: &mut persevere::JitterRng,
+    ) -> persevere::Decision {
+        if failed.attempt() < 3 {
+            persevere::Decision::Retry(self.0)
+        } else {
+            persevere::Decision::Stop(StopReason::Policy)
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn sleeps_near_the_end_of_time_are_capped_at_thirty_years_without_a_panic() {
+    // tokio caps a first sleep at about 30 years; a later one re-arms the same
+    // timer and must be capped the same way, or tokio's timer overflows.
+    let thirty_years = Duration::from_secs(86_400 * 365 * 30);
+    let millennium = Duration::from_secs(86_400 * 365 * 1000);
+    for huge in [millennium, Duration::MAX] {
+        let start = Instant::now();
+        let err = persevere::retry(|| async { Err::<(), _>("reset") })
+            .policy(Sleeps(huge))
+            .await
+            .unwrap_err();
+        assert_eq!((err.reason(), err.attempts()), (StopReason::Policy, 3));
+        assert_eq!(start.elapsed(), 2 * thirty_years, "{huge:?}");
+    }
+
+    // The same through a server's delay under a policy with no max.
+    let start = Instant::now();
+    let err = persevere::retry(|| async { Err::<(), _>(503u16) })
+        .policy(
+            Fixed::new(MS)
+                .with_max_delay(Duration::MAX)
+                .with_max_attempts(3),
+        )
+        .classify(|_: &u16| Classification::throttled().with_server_delay(Duration::MAX))
+        .await
+        .unwrap_err();
+    assert_eq!(err.attempts(), 3);
+    assert_eq!(start.elapsed(), 2 * thirty_years);
+}
