@@ -2,7 +2,7 @@
 //! delay they accept, a policy waits exactly that long or stops, or, capped,
 //! waits at most its max delay.
 
-use persevere::classify::http::{classify_response_at, parse_retry_after};
+use persevere::classify::http::{classify_response_at, parse_retry_after, parse_x_amz_retry_after};
 use persevere::policy::RetryAfter;
 use persevere::{AttemptContext, Decision, Exponential, Fixed, JitterRng, RetryPolicy, StopReason};
 use proptest::prelude::*;
@@ -43,6 +43,19 @@ proptest! {
     #[test]
     fn parse_never_panics(value in header_value(), now in now()) {
         let _ = parse_retry_after(&value, now);
+    }
+
+    #[test]
+    fn x_amz_retry_after_is_whole_milliseconds_or_nothing(value in header_value()) {
+        let digits = value.trim_matches([' ', '\t']);
+        match parse_x_amz_retry_after(&value) {
+            Some(delay) => {
+                prop_assert!(!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()));
+                let ms = digits.parse::<u64>().unwrap_or(u64::MAX);
+                prop_assert_eq!(delay, Duration::from_millis(ms));
+            }
+            None => prop_assert!(digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit())),
+        }
     }
 
     #[test]

@@ -12,7 +12,16 @@
 //! delay-seconds (`120`) and HTTP-date (`Wed, 21 Oct 2015 07:28:00 GMT`), and
 //! attached to a retryable verdict as the server's delay. A malformed or
 //! negative value is ignored; a date in the past means "now"; an absurdly
-//! large value is kept as is and capped by the policy's max delay and deadline.
+//! large value is kept as is (saturating) and left to the policy.
+//!
+//! AWS services may also send `x-amz-retry-after`, in milliseconds
+//! ([`parse_x_amz_retry_after`]); [`classify_parts`] reads it first, as the
+//! AWS SDKs do, and falls back to `Retry-After`.
+//!
+//! What a policy does with the server's delay is its
+//! [`RetryAfter`](crate::policy::RetryAfter) rule: by default it waits
+//! exactly that long, and ends the call at once when that is longer than its
+//! max delay or would pass its deadline.
 //!
 //! With the `http` feature, [`classify_parts`] and [`is_idempotent`] take the
 //! `http` crate's types.
@@ -73,6 +82,31 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     }
     let date = httpdate::parse_http_date(value).ok()?;
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Parses an `x-amz-retry-after` value: the delay in milliseconds, digits
+/// only (whitespace around them allowed). `None` for anything else, such as
+/// a negative or fractional value; digits too large for a `u64` saturate.
+///
+/// # Examples
+///
+/// ```
+/// use persevere::classify::http::parse_x_amz_retry_after;
+/// use std::time::Duration;
+///
+/// assert_eq!(parse_x_amz_retry_after("1500"), Some(Duration::from_millis(1500)));
+/// assert_eq!(parse_x_amz_retry_after(" 0 "), Some(Duration::ZERO));
+/// assert_eq!(parse_x_amz_retry_after("-1"), None);
+/// assert_eq!(parse_x_amz_retry_after("1.5"), None);
+/// ```
+pub fn parse_x_amz_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim_matches([' ', '\t']);
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(Duration::from_millis(
+        value.parse::<u64>().unwrap_or(u64::MAX),
+    ))
 }
 
 /// The verdict for a response with `status` and an optional `Retry-After`
@@ -150,8 +184,9 @@ pub fn is_idempotent_method(method: &str) -> bool {
 }
 
 /// The verdict for an `http` crate status and headers: [`classify_response`]
-/// with the `Retry-After` header (a value that is not visible ASCII counts as
-/// malformed).
+/// with the server's delay from `x-amz-retry-after` when it holds a valid
+/// value, else from `Retry-After` (a value that is not visible ASCII counts
+/// as malformed).
 ///
 /// # Examples
 ///
@@ -164,12 +199,23 @@ pub fn is_idempotent_method(method: &str) -> bool {
 /// headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
 /// let c = classify_parts(StatusCode::TOO_MANY_REQUESTS, &headers);
 /// assert_eq!(c.server_delay(), Some(Duration::from_secs(7)));
+///
+/// headers.insert("x-amz-retry-after", HeaderValue::from_static("250"));
+/// let c = classify_parts(StatusCode::SERVICE_UNAVAILABLE, &headers);
+/// assert_eq!(c.server_delay(), Some(Duration::from_millis(250)));
 /// ```
 #[cfg(feature = "http")]
 pub fn classify_parts(status: ::http::StatusCode, headers: &::http::HeaderMap) -> Classification {
     let verdict = classify_status(status.as_u16());
     if verdict.is_terminal() {
         return verdict; // no delay to attach: skip the header lookup
+    }
+    let amz = headers
+        .get("x-amz-retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(parse_x_amz_retry_after);
+    if let Some(delay) = amz {
+        return verdict.with_server_delay(delay);
     }
     let retry_after = headers
         .get(::http::header::RETRY_AFTER)
@@ -328,6 +374,42 @@ mod tests {
             with_retry_after(classify_status(503), date, || at(1_445_412_000)).server_delay(),
             Some(Duration::from_secs(480))
         );
+    }
+
+    #[test]
+    fn x_amz_retry_after_is_milliseconds_and_wins_over_retry_after() {
+        assert_eq!(
+            parse_x_amz_retry_after("\t42 "),
+            Some(Duration::from_millis(42))
+        );
+        for bad in ["", " ", "+5", "-5", "5ms", "1e3", "٣"] {
+            assert_eq!(parse_x_amz_retry_after(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            parse_x_amz_retry_after(&"9".repeat(40)),
+            Some(Duration::from_millis(u64::MAX))
+        );
+    }
+
+    #[cfg(feature = "http")]
+    #[test]
+    fn classify_parts_reads_x_amz_retry_after_first() {
+        use ::http::{HeaderMap, HeaderValue, StatusCode};
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("3"));
+        headers.insert("x-amz-retry-after", HeaderValue::from_static("soon"));
+        // A malformed x-amz-retry-after falls back to Retry-After.
+        let delay = |h: &HeaderMap, s| classify_parts(s, h).server_delay();
+        assert_eq!(
+            delay(&headers, StatusCode::SERVICE_UNAVAILABLE),
+            Some(Duration::from_secs(3))
+        );
+        headers.insert("x-amz-retry-after", HeaderValue::from_static("1200"));
+        assert_eq!(
+            delay(&headers, StatusCode::SERVICE_UNAVAILABLE),
+            Some(Duration::from_millis(1200))
+        );
+        assert_eq!(delay(&headers, StatusCode::NOT_FOUND), None);
     }
 
     #[test]
