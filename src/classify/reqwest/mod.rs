@@ -10,7 +10,16 @@
 //! no byte of the request was written, so even a `POST` may be sent again.
 //!
 //! Wrapping a call takes one line: [`send`] rebuilds nothing itself, so build
-//! the request inside the closure and it is rebuilt for every attempt.
+//! the request inside the closure and it is rebuilt for every attempt. [`read`]
+//! also reads the body inside the attempt, so a connection reset in the
+//! middle of the body is retried too.
+//!
+//! A request that is not idempotent is never replayed blindly: [`send`] and
+//! [`read`] record whether the request is idempotent (by its method, RFC
+//! 9110, or because it carries an `Idempotency-Key` or a precondition), and
+//! [`ReqwestErrors`] lets a [`Failure`] of one that is not be retried only when
+//! the request provably never left (see [`Failure::is_idempotent`]). Mark a
+//! request you vouch for with [`send_idempotent`] or [`read_idempotent`].
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread", start_paused = true)]
@@ -25,9 +34,13 @@
 //! # }
 //! ```
 
+mod failure;
+mod send;
+
+pub use failure::{Cause, Failure};
+pub use send::{Fetched, read, read_idempotent, send, send_idempotent};
+
 use super::{Classification, Classify, io};
-use std::error::Error;
-use std::fmt;
 
 /// The verdict for a `reqwest::Error` (see the table above).
 ///
@@ -83,98 +96,22 @@ pub fn classify_response(response: &::reqwest::Response) -> Classification {
     super::http::classify_parts(response.status(), response.headers())
 }
 
-/// Why a [`send`] failed: the request failed, or the server answered with a
-/// client or server error status.
-///
-/// The response is kept whole, so the caller can read the body of the last
-/// one (from [`RetryError::into_inner`](crate::RetryError::into_inner)). A
-/// response that is dropped unread closes its connection.
-///
-/// # Examples
-///
-/// ```
-/// use persevere::classify::reqwest::Failure;
-///
-/// let response = reqwest::Response::from(http::Response::builder().status(404).body("").unwrap());
-/// let failure = Failure::Status(response);
-/// assert_eq!(failure.to_string(), "HTTP status client error (404 Not Found)");
-/// ```
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Failure {
-    /// The request failed: connect, send, timeout, or reading the head.
-    Request(::reqwest::Error),
-    /// The server answered with a 4xx or 5xx status.
-    Status(::reqwest::Response),
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::Request(error) => error.fmt(f),
-            Failure::Status(response) => {
-                let status = response.status();
-                let class = if status.is_client_error() {
-                    "client"
-                } else {
-                    "server"
-                };
-                write!(f, "HTTP status {class} error ({status})")
-            }
-        }
-    }
-}
-
-impl Error for Failure {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            Failure::Request(error) => Some(error),
-            Failure::Status(_) => None,
-        }
-    }
-}
-
-/// Sends `request`, and turns a 4xx or 5xx response into a
-/// [`Failure::Status`], so that a retry sees it as an error.
-///
-/// # Errors
-///
-/// [`Failure::Request`] when the request fails, [`Failure::Status`] for an
-/// error status.
-///
-/// # Examples
-///
-/// ```
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() {
-/// use persevere::classify::reqwest::{Failure, send};
-///
-/// let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-/// let client = reqwest::Client::builder().no_proxy().build().unwrap();
-/// let failure = send(client.get(format!("http://127.0.0.1:{port}/"))).await.unwrap_err();
-/// assert!(matches!(failure, Failure::Request(e) if e.is_connect()));
-/// # }
-/// ```
-pub async fn send(request: ::reqwest::RequestBuilder) -> Result<::reqwest::Response, Failure> {
-    let response = request.send().await.map_err(Failure::Request)?;
-    let status = response.status();
-    if status.is_client_error() || status.is_server_error() {
-        Err(Failure::Status(response))
-    } else {
-        Ok(response)
-    }
-}
-
 /// A [`Classify`] for `reqwest::Error`, `reqwest::Response` and [`Failure`],
 /// by [`classify_error`] and [`classify_response`].
 ///
+/// A [`Failure`] knows whether its request was idempotent, and one that was
+/// not is retried only when it was [never sent](Classification::was_never_sent)
+/// ([`Classification::for_request`]). A bare `reqwest::Error` or `Response`
+/// does not know its request's method: wrap the classifier in
+/// [`Idempotency::for_method`](super::Idempotency::for_method) for those.
+///
 /// # Examples
 ///
 /// ```
-/// use persevere::{Classify, classify::reqwest::{Failure, ReqwestErrors}};
+/// use persevere::{Classify, classify::reqwest::ReqwestErrors};
 ///
-/// let response = reqwest::Response::from(http::Response::builder().status(400).body("").unwrap());
-/// assert!(ReqwestErrors.classify(&Failure::Status(response)).is_terminal());
+/// let response = reqwest::Response::from(http::Response::builder().status(503).body("").unwrap());
+/// assert!(ReqwestErrors.classify(&response).is_retryable());
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReqwestErrors;
@@ -193,9 +130,11 @@ impl Classify<::reqwest::Response> for ReqwestErrors {
 
 impl Classify<Failure> for ReqwestErrors {
     fn classify(&self, failure: &Failure) -> Classification {
-        match failure {
-            Failure::Request(error) => classify_error(error),
-            Failure::Status(response) => classify_response(response),
-        }
+        let verdict = match failure.cause() {
+            Cause::Request(error) | Cause::Body(error) => classify_error(error),
+            Cause::Status(response) => classify_response(response),
+            Cause::BodyTooLarge { .. } => Classification::terminal(),
+        };
+        verdict.for_request(failure.is_idempotent())
     }
 }
