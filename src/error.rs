@@ -22,7 +22,8 @@ pub enum StopReason {
     /// The policy's attempt limit was reached.
     AttemptsExhausted,
     /// The overall deadline would have been passed: by the next sleep, by a
-    /// server-requested delay, or by an attempt still running when it came.
+    /// server-requested delay, or by an attempt still running when it came
+    /// (see [`RetryPolicy::deadline`](crate::RetryPolicy::deadline)).
     Deadline,
     /// The retry budget shared by many calls had no tokens left for a retry.
     BudgetExhausted,

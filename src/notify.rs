@@ -117,6 +117,17 @@ impl<'a, E> RetryEvent<'a, E> {
 
 /// Hears about each failed attempt that will be retried, before the sleep.
 ///
+/// It is called after the whole decision: the classifier found the error
+/// retryable, the policy chose a delay, the delay passed the deadline check of
+/// [`policy::decide`](crate::policy::decide) (the sleep, rounded up to tokio's
+/// 1 ms tick, and any delay the server asked for, end before the deadline),
+/// and the budget paid for the retry. So every retry announced runs, unless
+/// the call is dropped during its sleep or a sleep on a real clock wakes up
+/// past the deadline (a busy or suspended machine), when the call stops with
+/// [`StopReason::Deadline`](crate::StopReason::Deadline) instead. A failure
+/// that ends the call is not announced: the caller gets it in the
+/// [`RetryError`](crate::RetryError).
+///
 /// Implemented for every `FnMut(&RetryEvent<'_, E>)`, and for `()` (hear
 /// nothing, the default).
 ///

@@ -65,10 +65,22 @@ pub trait RetryPolicy: Send + Sync {
     /// The overall deadline, measured from the start of the first attempt, if
     /// the policy has one.
     ///
-    /// The combinator starts the clock with the first attempt only when this
-    /// is `Some` (or the call has an attempt timeout), checks it before each
-    /// retry, and cuts an attempt still running at the deadline. The default
-    /// is `None`.
+    /// The combinator holds the call to it whatever [`decide`](Self::decide)
+    /// answers (see [`policy::decide`](crate::policy::decide)):
+    ///
+    /// - after a failed attempt, a retry whose sleep could end at or after the
+    ///   deadline (counting tokio's 1 ms timer tick), or whose server-asked
+    ///   delay would, is not started: the call stops at once with
+    ///   [`StopReason::Deadline`] and the attempt's error, and the notify
+    ///   hook is not called;
+    /// - an attempt still running at the deadline is cut: the call stops with
+    ///   [`StopReason::Deadline`] and no error
+    ///   ([`RetryError::timed_out`](crate::RetryError::timed_out));
+    /// - no attempt starts at or after the deadline, even after a sleep on a
+    ///   real clock that woke up late.
+    ///
+    /// The clock starts with the first attempt only when this is `Some` (or
+    /// the call has an attempt timeout). The default is `None`.
     ///
     /// # Examples
     ///
