@@ -51,6 +51,13 @@ where
     pub fn call(mut self) -> Result<T, RetryError<E>> {
         let mut call = CallState::new(self.seed);
         let deadline = self.policy.deadline();
+        let wait = self.budget.before_attempt(None);
+        if !wait.is_zero() {
+            if !call.may_wait(wait, deadline, None) {
+                return Err(call.stop_rate_limited());
+            }
+            std::thread::sleep(wait);
+        }
         loop {
             if call.attempt() > 0 && call.past_deadline(deadline) {
                 return Err(call.stop_at_deadline());
@@ -71,6 +78,7 @@ where
                 &self.classifier,
                 &mut self.notify,
                 &self.budget,
+                None,
             )?;
             if !delay.is_zero() {
                 std::thread::sleep(delay);

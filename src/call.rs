@@ -114,6 +114,7 @@ impl CallState {
         classifier: &C,
         notify: &mut N,
         budget: &B,
+        attempt_timeout: Option<Duration>,
     ) -> Result<Duration, RetryError<E>>
     where
         E: Debug,
@@ -128,7 +129,7 @@ impl CallState {
         };
         budget.on_failure(verdict.kind());
         let start = self.start();
-        let delay = match self.decide(policy, budget, verdict, start) {
+        let delay = match self.decide(policy, budget, verdict, start, attempt_timeout) {
             Decision::Retry(delay) => delay,
             Decision::Stop(reason) => return Err(self.give_up(reason, failure)),
         };
@@ -154,13 +155,15 @@ impl CallState {
         Ok(delay)
     }
 
-    /// The policy's decision, then the budget's for a retry.
+    /// The policy's decision, then the budget's for a retry, and the wait a
+    /// rate limiter asks for, if longer than the policy's delay.
     fn decide<P: RetryPolicy + ?Sized, B: RetryBudget>(
         &mut self,
         policy: &P,
         budget: &B,
         verdict: Classification,
         start: Instant,
+        attempt_timeout: Option<Duration>,
     ) -> Decision {
         let Some(kind) = verdict.kind() else {
             return Decision::Stop(StopReason::Terminal);
@@ -180,14 +183,46 @@ impl CallState {
             failed = failed.with_previous_delay(previous);
         }
         let decision = policy::decide(policy, &failed, &mut self.rng);
-        if let Decision::Retry(delay) = decision {
-            let Some(tokens) = budget.try_withdraw(kind) else {
-                return Decision::Stop(StopReason::BudgetExhausted);
-            };
-            self.taken = self.taken.saturating_add(tokens);
-            self.previous_delay = Some(delay);
+        let Decision::Retry(delay) = decision else {
+            return decision;
+        };
+        let Some(tokens) = budget.try_withdraw(kind) else {
+            return Decision::Stop(StopReason::BudgetExhausted);
+        };
+        self.taken = self.taken.saturating_add(tokens);
+        // Jitter grows from the policy's own delay, not from a limiter's wait.
+        self.previous_delay = Some(delay);
+        let wait = budget.before_attempt(Some(kind));
+        if wait <= delay {
+            Decision::Retry(delay)
+        } else if self.may_wait(wait, policy.deadline(), attempt_timeout) {
+            Decision::Retry(wait)
+        } else {
+            Decision::Stop(StopReason::RateLimited)
         }
-        decision
+    }
+
+    /// Whether the call may wait `wait` for a rate limiter before its next
+    /// attempt: not longer than the attempt timeout, and not so long that the
+    /// attempt would start at or after the deadline. Starts the clock.
+    pub(crate) fn may_wait(
+        &mut self,
+        wait: Duration,
+        deadline: Option<Duration>,
+        attempt_timeout: Option<Duration>,
+    ) -> bool {
+        if attempt_timeout.is_some_and(|timeout| wait > timeout) {
+            return false;
+        }
+        let elapsed = self.elapsed();
+        deadline.is_none_or(|deadline| policy::starts_before(deadline, elapsed, wait, None))
+    }
+
+    /// Gives up before the first attempt: a rate limiter would make it wait
+    /// too long.
+    #[cold]
+    pub(crate) fn stop_rate_limited<E: Debug>(&mut self) -> RetryError<E> {
+        self.give_up(StopReason::RateLimited, None)
     }
 
     /// True when a retry would start at or after `deadline`. The decision

@@ -33,6 +33,11 @@ pub enum StopReason {
     /// policy's max delay allows, and the policy will not come back earlier
     /// than asked (see [`RetryAfter`](crate::policy::RetryAfter)).
     ServerDelayTooLong,
+    /// A client-side rate limiter (such as
+    /// [`ClientRateLimiter`](crate::budget::ClientRateLimiter)) would have
+    /// made the next attempt wait past the deadline or longer than the
+    /// attempt timeout.
+    RateLimited,
 }
 
 impl fmt::Display for StopReason {
@@ -44,6 +49,7 @@ impl fmt::Display for StopReason {
             StopReason::BudgetExhausted => "retry budget exhausted",
             StopReason::Policy => "stopped by policy",
             StopReason::ServerDelayTooLong => "server asked to wait longer than the max delay",
+            StopReason::RateLimited => "client-side rate limit",
         })
     }
 }
@@ -287,6 +293,7 @@ impl<E: fmt::Display> fmt::Display for RetryError<E> {
         }
         match &self.last_error {
             Some(error) => write!(f, "{error}"),
+            None if self.attempts == 0 => f.write_str("no attempt was made"),
             None => f.write_str("the last attempt did not finish in time"),
         }
     }

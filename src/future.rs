@@ -93,6 +93,10 @@ enum Purpose {
     Deadline,
     /// Ends the sleep before the next attempt.
     Backoff,
+    /// Ends the wait a rate limiter asked for before the first attempt.
+    Permit,
+    /// The first attempt's wait is over: start it without asking again.
+    Permitted,
 }
 
 impl<Op, Fut, P, C, N, B> RetryFuture<Op, Fut, P, C, N, B>
@@ -166,6 +170,31 @@ fn poll_backoff(timer: Pin<&mut Timer>, cx: &mut Context<'_>) -> Poll<()> {
     Poll::Ready(())
 }
 
+/// Arms `timer` for the wait a rate limiter asked for before the first
+/// attempt, starting the call's clock: the deadline counts the wait.
+#[cold]
+fn wait_for_permit(timer: Pin<&mut Timer>, call: &mut CallState, wait: Duration) {
+    let _ = call.elapsed();
+    arm(timer, wait, Purpose::Permit);
+}
+
+/// Waits for the first attempt's permit, if the timer holds one: true once
+/// it was granted after a wait, false when no wait was asked for yet.
+fn poll_permit(timer: Pin<&mut Timer>, cx: &mut Context<'_>) -> Poll<bool> {
+    match timer.project() {
+        TimerProj::Armed { sleep, purpose } => match *purpose {
+            Purpose::Permit => {
+                ready!(sleep.poll(cx));
+                *purpose = Purpose::Permitted;
+                Poll::Ready(true)
+            }
+            Purpose::Permitted => Poll::Ready(true),
+            _ => Poll::Ready(false),
+        },
+        TimerProj::Off => Poll::Ready(false),
+    }
+}
+
 /// Bounds the attempt about to start by the attempt timeout or what is left
 /// before the deadline, whichever is shorter.
 fn arm_for_attempt(
@@ -206,10 +235,17 @@ where
         let untimed = this.attempt_timeout.is_none() && this.policy.deadline().is_none();
         let mut first_failure = None;
         let mut attempt = this.call.attempt();
-        if untimed && attempt == 0 {
-            attempt = this.call.start_attempt(false, &*this.budget);
-            let future = (this.op)(attempt);
-            this.attempt.set(Attempt::Running { future });
+        // A timer that is still off means nothing has happened yet: a first
+        // attempt waiting for a rate limiter has armed it.
+        if untimed && attempt == 0 && matches!(*this.timer, Timer::Off) {
+            let wait = this.budget.before_attempt(None);
+            if wait.is_zero() {
+                attempt = this.call.start_attempt(false, &*this.budget);
+                let future = (this.op)(attempt);
+                this.attempt.set(Attempt::Running { future });
+            } else {
+                wait_for_permit(this.timer.as_mut(), this.call, wait);
+            }
         }
         if untimed && attempt == 1 {
             let mut state = this.attempt;
@@ -261,6 +297,16 @@ where
                     if this.call.past_deadline(deadline) {
                         this.attempt.set(Attempt::Done);
                         return Poll::Ready(Err(this.call.stop_at_deadline()));
+                    }
+                } else if !ready!(poll_permit(this.timer.as_mut(), cx)) {
+                    let wait = this.budget.before_attempt(None);
+                    if !wait.is_zero() {
+                        if !this.call.may_wait(wait, deadline, *this.attempt_timeout) {
+                            this.attempt.set(Attempt::Done);
+                            return Poll::Ready(Err(this.call.stop_rate_limited()));
+                        }
+                        wait_for_permit(this.timer.as_mut(), this.call, wait);
+                        continue;
                     }
                 }
                 let timed = deadline.is_some() || this.attempt_timeout.is_some();
@@ -336,6 +382,7 @@ where
         &*this.classifier,
         this.notify,
         &*this.budget,
+        *this.attempt_timeout,
     );
     // On a retry the error is already dropped: drop the attempt's future
     // too, with anything it holds, before sleeping.

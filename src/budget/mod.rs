@@ -11,6 +11,12 @@
 //! | [`GrpcThrottle`] | while the token count, -1 per failure and +ratio per success, is above half its maximum | gRPC retry design (A6), `retryThrottling` |
 //! | [`RatioBudget`] | at most 10 % of calls over a sliding window, plus a floor per second | Google SRE book, Linkerd, tower |
 //! | [`AdaptiveThrottle`] | rejected locally with probability `max(0, (requests - K * accepts) / (requests + 1))` | Google SRE book, "Handling Overload" |
+//! | [`ClientRateLimiter`] | all; every attempt, the first included, waits for a token while the server throttles | AWS SDKs, adaptive retry mode |
+//! | [`AwsAdaptive`] | as [`TokenBucket`], with the [`ClientRateLimiter`] | AWS SDKs, adaptive retry mode |
+//!
+//! Budgets and rate limiters share one extension point, [`RetryBudget`]: a
+//! budget refuses retries ([`try_withdraw`](RetryBudget::try_withdraw)), a
+//! limiter delays attempts ([`before_attempt`](RetryBudget::before_attempt)).
 //!
 //! # Why budgets
 //!
@@ -40,18 +46,24 @@
 //! ```
 
 mod adaptive;
+mod aws_adaptive;
+mod cubic;
 mod grpc;
+mod rate_limiter;
 mod ratio;
 mod token_bucket;
 mod window;
 
 pub use adaptive::AdaptiveThrottle;
+pub use aws_adaptive::AwsAdaptive;
 pub use grpc::GrpcThrottle;
+pub use rate_limiter::ClientRateLimiter;
 pub use ratio::RatioBudget;
 pub use token_bucket::TokenBucket;
 
 use crate::classify::RetryKind;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A cap on retries, shared by the calls that use it.
 ///
@@ -99,6 +111,22 @@ pub trait RetryBudget: Send + Sync {
     /// (given back to [`on_success`](Self::on_success)), or `None` to refuse.
     fn try_withdraw(&self, kind: RetryKind) -> Option<u32>;
 
+    /// How long the attempt about to start must wait, for a rate limiter
+    /// such as [`ClientRateLimiter`]. The default is zero: no wait.
+    ///
+    /// `retry_of` is `None` for a call's first attempt, which waits right
+    /// before it starts. For a retry it is the kind of the failure, and it is
+    /// asked when the retry is decided, after
+    /// [`try_withdraw`](Self::try_withdraw) granted it: the call then sleeps
+    /// the longer of the policy's delay and this wait. A wait that would end
+    /// at or after the call's deadline, or that is longer than its attempt
+    /// timeout, stops the call with
+    /// [`StopReason::RateLimited`](crate::StopReason::RateLimited).
+    fn before_attempt(&self, retry_of: Option<RetryKind>) -> Duration {
+        let _ = retry_of;
+        Duration::ZERO
+    }
+
     /// A call is about to make its first attempt. The default does nothing.
     fn on_call(&self) {}
 
@@ -143,6 +171,10 @@ macro_rules! forward_budget {
                 (**self).try_withdraw(kind)
             }
             #[inline]
+            fn before_attempt(&self, retry_of: Option<RetryKind>) -> Duration {
+                (**self).before_attempt(retry_of)
+            }
+            #[inline]
             fn on_call(&self) {
                 (**self).on_call()
             }
@@ -182,6 +214,8 @@ const _: () = {
         _send_sync::<GrpcThrottle>();
         _send_sync::<RatioBudget>();
         _send_sync::<AdaptiveThrottle>();
+        _send_sync::<ClientRateLimiter>();
+        _send_sync::<AwsAdaptive>();
         _send_sync::<Arc<dyn RetryBudget>>();
     }
 };

@@ -182,6 +182,34 @@ pub const fn gsutil() -> Limited<Exponential> {
     .with_max_attempts(24)
 }
 
+/// AWS SDK adaptive retry mode: the policy of [`aws_standard`], to be used
+/// with the [`AwsAdaptive`](crate::budget::AwsAdaptive) budget (the standard
+/// retry quota and the client-side rate limiter), shared by a client's calls.
+///
+/// Source: AWS SDKs and Tools Reference Guide, "Retry behavior" (adaptive
+/// mode), and smithy-rs `client_rate_limiter.rs`, whose test vectors
+/// `budget::ClientRateLimiter` replays.
+///
+/// # Examples
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// use persevere::{budget::AwsAdaptive, presets};
+/// use std::sync::Arc;
+///
+/// let adaptive = Arc::new(AwsAdaptive::new()); // one per client
+/// let value = persevere::retry(|| async { Ok::<_, &str>(7) })
+///     .policy(presets::aws_adaptive())
+///     .budget(Arc::clone(&adaptive))
+///     .await;
+/// assert_eq!(value.unwrap(), 7);
+/// # }
+/// ```
+pub const fn aws_adaptive() -> Limited<Exponential> {
+    aws_standard()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
