@@ -2,13 +2,14 @@
 //! and hooks, sleeping the thread with `std::thread::sleep`.
 
 use crate::budget::RetryBudget;
-use crate::call::CallState;
+use crate::call::{CallState, max_wait_at};
 use crate::classify::Classify;
 use crate::error::RetryError;
 use crate::notify::Notify;
 use crate::policy::RetryPolicy;
 use crate::retry::Retry;
 use std::fmt::Debug;
+use std::time::Duration;
 use tracing::Span;
 
 impl<Op, T, E, P, C, N, B> Retry<Op, P, C, N, B>
@@ -51,12 +52,16 @@ where
     pub fn call(mut self) -> Result<T, RetryError<E>> {
         let mut call = CallState::new(self.seed);
         let deadline = self.policy.deadline();
-        let wait = self.budget.before_attempt(None);
-        if !wait.is_zero() {
-            if !call.may_wait(wait, deadline, None) {
-                return Err(call.stop_rate_limited());
+        match self
+            .budget
+            .before_attempt(None, max_wait_at(Duration::ZERO, deadline, None))
+        {
+            None => return Err(call.stop_rate_limited()),
+            Some(wait) if !wait.is_zero() => {
+                call.start_clock();
+                std::thread::sleep(wait);
             }
-            std::thread::sleep(wait);
+            Some(_) => {}
         }
         loop {
             if call.attempt() > 0 && call.past_deadline(deadline) {

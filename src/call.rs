@@ -192,30 +192,34 @@ impl CallState {
         self.taken = self.taken.saturating_add(tokens);
         // Jitter grows from the policy's own delay, not from a limiter's wait.
         self.previous_delay = Some(delay);
-        let wait = budget.before_attempt(Some(kind));
-        if wait <= delay {
-            Decision::Retry(delay)
-        } else if self.may_wait(wait, policy.deadline(), attempt_timeout) {
-            Decision::Retry(wait)
-        } else {
-            Decision::Stop(StopReason::RateLimited)
+        let max_wait = self.max_wait(policy.deadline(), attempt_timeout);
+        match budget.before_attempt(Some(kind), max_wait) {
+            Some(wait) => Decision::Retry(delay.max(wait)),
+            None => Decision::Stop(StopReason::RateLimited),
         }
     }
 
-    /// Whether the call may wait `wait` for a rate limiter before its next
-    /// attempt: not longer than the attempt timeout, and not so long that the
-    /// attempt would start at or after the deadline. Starts the clock.
-    pub(crate) fn may_wait(
+    /// The longest the call may wait for a rate limiter before its next
+    /// attempt: at most the attempt timeout, and short enough that the
+    /// attempt starts before the deadline. Reads the clock (and starts it)
+    /// only under a deadline.
+    pub(crate) fn max_wait(
         &mut self,
-        wait: Duration,
         deadline: Option<Duration>,
         attempt_timeout: Option<Duration>,
-    ) -> bool {
-        if attempt_timeout.is_some_and(|timeout| wait > timeout) {
-            return false;
-        }
-        let elapsed = self.elapsed();
-        deadline.is_none_or(|deadline| policy::starts_before(deadline, elapsed, wait, None))
+    ) -> Option<Duration> {
+        let elapsed = if deadline.is_some() {
+            self.elapsed()
+        } else {
+            Duration::ZERO
+        };
+        max_wait_at(elapsed, deadline, attempt_timeout)
+    }
+
+    /// Starts the clock, if it has not started: a call's first attempt that
+    /// waits for a rate limiter counts the wait in its elapsed time.
+    pub(crate) fn start_clock(&mut self) {
+        self.start();
     }
 
     /// Gives up before the first attempt: a rate limiter would make it wait
@@ -272,5 +276,21 @@ impl CallState {
     fn open_span(&mut self) -> &Span {
         self.span
             .get_or_insert_with(|| tracing::info_span!(target: "persevere", "retry"))
+    }
+}
+
+/// The longest wait for a rate limiter, `elapsed` into a call: at most the
+/// attempt timeout, and short enough that the attempt starts before the
+/// deadline. A first attempt asks at an `elapsed` of zero: its clock starts
+/// with the wait.
+pub(crate) fn max_wait_at(
+    elapsed: Duration,
+    deadline: Option<Duration>,
+    attempt_timeout: Option<Duration>,
+) -> Option<Duration> {
+    let before_deadline = deadline.map(|deadline| policy::longest_sleep_before(deadline, elapsed));
+    match (before_deadline, attempt_timeout) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
     }
 }

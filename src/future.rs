@@ -2,7 +2,7 @@
 //! runs an attempt, sleeps, and runs the next, without allocating.
 
 use crate::budget::{NoBudget, RetryBudget};
-use crate::call::CallState;
+use crate::call::{CallState, max_wait_at};
 use crate::classify::Classify;
 use crate::error::RetryError;
 use crate::notify::Notify;
@@ -174,7 +174,7 @@ fn poll_backoff(timer: Pin<&mut Timer>, cx: &mut Context<'_>) -> Poll<()> {
 /// attempt, starting the call's clock: the deadline counts the wait.
 #[cold]
 fn wait_for_permit(timer: Pin<&mut Timer>, call: &mut CallState, wait: Duration) {
-    let _ = call.elapsed();
+    call.start_clock();
     arm(timer, wait, Purpose::Permit);
 }
 
@@ -238,13 +238,17 @@ where
         // A timer that is still off means nothing has happened yet: a first
         // attempt waiting for a rate limiter has armed it.
         if untimed && attempt == 0 && matches!(*this.timer, Timer::Off) {
-            let wait = this.budget.before_attempt(None);
-            if wait.is_zero() {
-                attempt = this.call.start_attempt(false, &*this.budget);
-                let future = (this.op)(attempt);
-                this.attempt.set(Attempt::Running { future });
-            } else {
-                wait_for_permit(this.timer.as_mut(), this.call, wait);
+            match this.budget.before_attempt(None, None) {
+                Some(wait) if wait.is_zero() => {
+                    attempt = this.call.start_attempt(false, &*this.budget);
+                    let future = (this.op)(attempt);
+                    this.attempt.set(Attempt::Running { future });
+                }
+                Some(wait) => wait_for_permit(this.timer.as_mut(), this.call, wait),
+                None => {
+                    this.attempt.set(Attempt::Done);
+                    return Poll::Ready(Err(this.call.stop_rate_limited()));
+                }
             }
         }
         if untimed && attempt == 1 {
@@ -299,14 +303,17 @@ where
                         return Poll::Ready(Err(this.call.stop_at_deadline()));
                     }
                 } else if !ready!(poll_permit(this.timer.as_mut(), cx)) {
-                    let wait = this.budget.before_attempt(None);
-                    if !wait.is_zero() {
-                        if !this.call.may_wait(wait, deadline, *this.attempt_timeout) {
+                    let max_wait = max_wait_at(Duration::ZERO, deadline, *this.attempt_timeout);
+                    match this.budget.before_attempt(None, max_wait) {
+                        None => {
                             this.attempt.set(Attempt::Done);
                             return Poll::Ready(Err(this.call.stop_rate_limited()));
                         }
-                        wait_for_permit(this.timer.as_mut(), this.call, wait);
-                        continue;
+                        Some(wait) if !wait.is_zero() => {
+                            wait_for_permit(this.timer.as_mut(), this.call, wait);
+                            continue;
+                        }
+                        Some(_) => {}
                     }
                 }
                 let timed = deadline.is_some() || this.attempt_timeout.is_some();

@@ -95,8 +95,12 @@ impl RetryBudget for AwsAdaptive {
         self.quota.try_withdraw(kind)
     }
 
-    fn before_attempt(&self, retry_of: Option<RetryKind>) -> Duration {
-        self.limiter.before_attempt(retry_of)
+    fn before_attempt(
+        &self,
+        retry_of: Option<RetryKind>,
+        max_wait: Option<Duration>,
+    ) -> Option<Duration> {
+        self.limiter.before_attempt(retry_of, max_wait)
     }
 
     fn on_call(&self) {

@@ -59,17 +59,26 @@ impl Cubic {
         }
     }
 
-    /// Takes `cost` tokens at `now`; the time to wait before sending when the
-    /// bucket did not hold them (the tokens are taken all the same, so the
-    /// bucket goes into debt), or `None` to send at once.
-    pub(super) fn acquire(&mut self, now: f64, cost: f64) -> Option<f64> {
+    /// Takes `cost` tokens at `now` and returns the time to wait before
+    /// sending: zero when the bucket held them, else the time it takes to
+    /// refill them (they are taken all the same, so the bucket goes into
+    /// debt). `None`, taking nothing, when that wait is longer than
+    /// `max_wait`.
+    pub(super) fn acquire(&mut self, now: f64, cost: f64, max_wait: f64) -> Option<f64> {
         if !self.enabled {
-            return None;
+            return Some(0.0);
         }
         self.refill(now);
-        let wait = (cost > self.capacity).then(|| (cost - self.capacity) / self.fill_rate);
+        let wait = if cost > self.capacity {
+            (cost - self.capacity) / self.fill_rate
+        } else {
+            0.0
+        };
+        if wait > max_wait {
+            return None;
+        }
         self.capacity -= cost;
-        wait
+        Some(wait)
     }
 
     /// Takes in a response received at `now`: a throttling error lowers the
@@ -114,7 +123,16 @@ impl Cubic {
 
     fn set_fill_rate(&mut self, now: f64, rate: f64) {
         self.refill(now);
-        self.fill_rate = rate.max(MIN_FILL_RATE);
+        let fill_rate = rate.max(MIN_FILL_RATE);
+        // A debt stands for attempts already scheduled: they still go out
+        // when their waits end, so keep the time it takes to pay it, not its
+        // size in tokens. (The SDKs keep the tokens, so a throttle that cuts
+        // the rate stretches the debt of a deep queue into minutes in which
+        // every new attempt is turned away; nothing else differs.)
+        if self.capacity < 0.0 && self.fill_rate > 0.0 {
+            self.capacity *= fill_rate / self.fill_rate;
+        }
+        self.fill_rate = fill_rate;
         self.max_capacity = rate.max(MIN_CAPACITY);
         self.capacity = self.capacity.min(self.max_capacity);
     }
@@ -169,9 +187,18 @@ mod tests {
             ..Cubic::new(0.0)
         };
         assert!(!state.enabled);
-        assert_eq!(state.acquire(0.0, FIRST_ATTEMPT_COST), None);
+        assert_eq!(state.acquire(0.0, FIRST_ATTEMPT_COST, 0.0), Some(0.0));
         state.update(0.0, true);
         assert!(state.enabled);
+        // Empty, filling at 0.5 per second: 2 s for a token. A caller that
+        // cannot wait that long is refused and charged nothing.
+        assert_eq!(state.acquire(0.0, FIRST_ATTEMPT_COST, 1.0), None);
+        assert_eq!(state.capacity, 0.0);
+        assert_eq!(
+            state.acquire(0.0, FIRST_ATTEMPT_COST, f64::INFINITY),
+            Some(2.0)
+        );
+        assert_eq!(state.capacity, -1.0);
     }
 
     #[test]
@@ -270,10 +297,11 @@ mod tests {
         // A deterministic walk of steps below a second.
         for i in 0..100u32 {
             now += f64::from(i * 37 % 100) / 100.0;
-            if let Some(wait) = state.acquire(now, FIRST_ATTEMPT_COST) {
-                assert!(wait.is_finite() && wait >= 0.0, "{wait}");
-                now += wait;
-            }
+            let wait = state
+                .acquire(now, FIRST_ATTEMPT_COST, f64::INFINITY)
+                .unwrap();
+            assert!(wait.is_finite() && wait >= 0.0, "{wait}");
+            now += wait;
             state.update(now, false);
         }
         assert!(state.enabled);

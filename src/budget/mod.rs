@@ -112,19 +112,24 @@ pub trait RetryBudget: Send + Sync {
     fn try_withdraw(&self, kind: RetryKind) -> Option<u32>;
 
     /// How long the attempt about to start must wait, for a rate limiter
-    /// such as [`ClientRateLimiter`]. The default is zero: no wait.
+    /// such as [`ClientRateLimiter`]; `None` when it would have to wait
+    /// longer than `max_wait` (then it must take nothing: the call stops with
+    /// [`StopReason::RateLimited`](crate::StopReason::RateLimited) and makes
+    /// no attempt). The default is no wait.
     ///
     /// `retry_of` is `None` for a call's first attempt, which waits right
     /// before it starts. For a retry it is the kind of the failure, and it is
     /// asked when the retry is decided, after
     /// [`try_withdraw`](Self::try_withdraw) granted it: the call then sleeps
-    /// the longer of the policy's delay and this wait. A wait that would end
-    /// at or after the call's deadline, or that is longer than its attempt
-    /// timeout, stops the call with
-    /// [`StopReason::RateLimited`](crate::StopReason::RateLimited).
-    fn before_attempt(&self, retry_of: Option<RetryKind>) -> Duration {
-        let _ = retry_of;
-        Duration::ZERO
+    /// the longer of the policy's delay and this wait. `max_wait` is what the
+    /// call's deadline and attempt timeout allow (`None`: no limit).
+    fn before_attempt(
+        &self,
+        retry_of: Option<RetryKind>,
+        max_wait: Option<Duration>,
+    ) -> Option<Duration> {
+        let _ = (retry_of, max_wait);
+        Some(Duration::ZERO)
     }
 
     /// A call is about to make its first attempt. The default does nothing.
@@ -171,8 +176,12 @@ macro_rules! forward_budget {
                 (**self).try_withdraw(kind)
             }
             #[inline]
-            fn before_attempt(&self, retry_of: Option<RetryKind>) -> Duration {
-                (**self).before_attempt(retry_of)
+            fn before_attempt(
+                &self,
+                retry_of: Option<RetryKind>,
+                max_wait: Option<Duration>,
+            ) -> Option<Duration> {
+                (**self).before_attempt(retry_of, max_wait)
             }
             #[inline]
             fn on_call(&self) {

@@ -16,8 +16,10 @@ use tokio::time::Instant;
 ///
 /// It is a [`RetryBudget`] that never refuses a retry; it answers
 /// [`before_attempt`](RetryBudget::before_attempt) with the time an attempt
-/// must wait for a token. Until the first throttling error it is off and
-/// costs one atomic load per attempt. Pair it with the standard mode's retry
+/// must wait for a token, and turns away (taking nothing) an attempt that
+/// cannot wait that long before its call's deadline, so that a flood of calls
+/// is shed instead of queued without end. Until the first throttling error it
+/// is off and costs one atomic load per attempt. Pair it with the standard mode's retry
 /// quota through [`AwsAdaptive`](super::AwsAdaptive) (or
 /// [`presets::aws_adaptive`](crate::presets::aws_adaptive)).
 ///
@@ -52,8 +54,9 @@ use tokio::time::Instant;
 /// assert!(!limiter.is_enabled());
 /// limiter.on_failure(Some(RetryKind::Throttled)); // the server throttled
 /// assert!(limiter.is_enabled());
-/// // The bucket starts empty: a first attempt waits for its token.
-/// assert!(limiter.before_attempt(None) > std::time::Duration::ZERO);
+/// // The bucket starts empty: a first attempt waits 2 s for its token.
+/// let wait = limiter.before_attempt(None, None);
+/// assert_eq!(wait, Some(std::time::Duration::from_secs(2)));
 /// # }
 /// ```
 #[derive(Debug)]
@@ -134,8 +137,9 @@ impl Default for ClientRateLimiter {
     }
 }
 
-/// The longest wait the limiter answers: beyond it, the numbers have lost
-/// their meaning (a fill rate is never below 0.5 per second).
+/// The longest wait the limiter grants, whatever the call allows: a caller
+/// that would wait longer is refused (a fill rate is never below 0.5 per
+/// second, so only a deep debt comes near it).
 const MAX_WAIT: Duration = Duration::from_secs(3600);
 
 impl RetryBudget for ClientRateLimiter {
@@ -144,22 +148,24 @@ impl RetryBudget for ClientRateLimiter {
         Some(0)
     }
 
-    fn before_attempt(&self, retry_of: Option<RetryKind>) -> Duration {
+    fn before_attempt(
+        &self,
+        retry_of: Option<RetryKind>,
+        max_wait: Option<Duration>,
+    ) -> Option<Duration> {
         if !self.is_enabled() {
-            return Duration::ZERO;
+            return Some(Duration::ZERO);
         }
         let cost = match retry_of {
             None => FIRST_ATTEMPT_COST,
             Some(RetryKind::Timeout) => TIMEOUT_RETRY_COST,
             Some(_) => RETRY_COST,
         };
+        let max_wait = max_wait.unwrap_or(MAX_WAIT).min(MAX_WAIT).as_secs_f64();
         let now = self.now();
-        match self.lock().acquire(now, cost) {
-            None => Duration::ZERO,
-            Some(wait) => Duration::try_from_secs_f64(wait)
-                .unwrap_or(MAX_WAIT)
-                .min(MAX_WAIT),
-        }
+        let wait = self.lock().acquire(now, cost, max_wait)?;
+        // At most `max_wait`, itself at most an hour: the conversion holds.
+        Some(Duration::try_from_secs_f64(wait).unwrap_or(MAX_WAIT))
     }
 
     fn on_failure(&self, kind: Option<RetryKind>) {

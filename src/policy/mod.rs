@@ -16,8 +16,8 @@ mod schedule;
 pub use exponential::Exponential;
 pub use fixed::Fixed;
 pub use limits::Limited;
-pub(crate) use retry_after::starts_before;
 pub use retry_after::{RetryAfter, decide};
+pub(crate) use retry_after::{longest_sleep_before, starts_before};
 pub use schedule::{Schedule, schedule};
 
 use crate::classify::RetryKind;

@@ -100,6 +100,14 @@ pub(crate) fn starts_before(
     starts < deadline
 }
 
+/// The longest sleep that, started `elapsed` into the call, lets the next
+/// attempt start before `deadline` (the rule of [`starts_before`]).
+pub(crate) fn longest_sleep_before(deadline: Duration, elapsed: Duration) -> Duration {
+    deadline
+        .saturating_sub(elapsed)
+        .saturating_sub(TIMER_SLACK + Duration::from_nanos(1))
+}
+
 /// What the combinator does after a retryable failure: asks `policy`, then
 /// holds its answer to the policy's [deadline](RetryPolicy::deadline)
 /// whatever the policy answered.
@@ -202,5 +210,18 @@ mod tests {
             Duration::MAX,
             None
         ));
+    }
+
+    #[test]
+    fn the_longest_sleep_is_the_last_that_starts_before_the_deadline() {
+        let deadline = 1_000 * MS;
+        for elapsed in [0, 1, 500, 998, 999, 1000, 5000].map(|ms| ms * MS) {
+            let longest = longest_sleep_before(deadline, elapsed);
+            if !longest.is_zero() {
+                assert!(starts_before(deadline, elapsed, longest, None));
+            }
+            assert!(!starts_before(deadline, elapsed, longest + NS, None) || longest.is_zero());
+        }
+        assert_eq!(longest_sleep_before(deadline, 500 * MS), 499 * MS);
     }
 }
