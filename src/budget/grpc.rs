@@ -42,7 +42,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 /// assert_eq!(throttle.try_withdraw(RetryKind::Transient), Some(0)); // 6 > 5
 /// throttle.on_failure(Some(RetryKind::Transient));
 /// assert_eq!(throttle.try_withdraw(RetryKind::Transient), None); // 5 is not > 5
-/// throttle.on_success(false, 0);
+/// throttle.on_success(false, 0, 0);
 /// assert_eq!(throttle.tokens(), 5.1);
 /// assert_eq!(throttle.try_withdraw(RetryKind::Transient), Some(0));
 /// ```
@@ -94,7 +94,7 @@ impl GrpcThrottle {
     ///
     /// let throttle = GrpcThrottle::new(10, 0.001);
     /// throttle.on_failure(Some(persevere::RetryKind::Timeout));
-    /// throttle.on_success(false, 0);
+    /// throttle.on_success(false, 0, 0);
     /// assert_eq!(throttle.milli_tokens(), 9_001);
     /// ```
     pub fn milli_tokens(&self) -> u64 {
@@ -126,7 +126,7 @@ impl RetryBudget for GrpcThrottle {
             });
     }
 
-    fn on_success(&self, _retried: bool, _taken: u32) {
+    fn on_success(&self, _retried: bool, _taken: u32, _last: u32) {
         if self.ratio == 0 || self.milli_tokens() >= self.max {
             return;
         }
@@ -153,11 +153,11 @@ mod tests {
         t.on_failure(Some(RetryKind::Transient));
         assert_eq!(t.milli_tokens(), 1000);
         assert_eq!(t.try_withdraw(RetryKind::Throttled), None);
-        t.on_success(true, 0);
-        t.on_success(false, 0);
+        t.on_success(true, 0, 0);
+        t.on_success(false, 0, 0);
         assert_eq!(t.milli_tokens(), 1500);
         assert_eq!(t.try_withdraw(RetryKind::Throttled), None); // 1.5 is not > 1.5
-        t.on_success(false, 0);
+        t.on_success(false, 0, 0);
         assert_eq!(t.milli_tokens(), 1750);
         assert_eq!(t.try_withdraw(RetryKind::Throttled), Some(0));
     }
@@ -170,7 +170,7 @@ mod tests {
         }
         assert_eq!(t.milli_tokens(), 0);
         for _ in 0..10 {
-            t.on_success(false, 0);
+            t.on_success(false, 0, 0);
         }
         assert_eq!(t.milli_tokens(), 2000);
     }
@@ -188,7 +188,7 @@ mod tests {
         assert_eq!(never.try_withdraw(RetryKind::Transient), None);
         let nan = GrpcThrottle::new(u32::MAX, f64::NAN);
         nan.on_failure(Some(RetryKind::Transient));
-        nan.on_success(false, 0);
+        nan.on_success(false, 0, 0);
         assert_eq!(nan.milli_tokens(), u64::from(u32::MAX) * MILLI - MILLI);
         assert_eq!(nan.try_withdraw(RetryKind::Transient), Some(0));
     }
