@@ -160,8 +160,7 @@ impl GrpcThrottle {
 /// (so `0.7` gives 700 although `0.7 * 1000.0` is not exactly 700), capped at
 /// `u32::MAX` whole tokens. `None` for NaN and negative values.
 fn truncated_milli(ratio: f64) -> Option<u64> {
-    // `!(ratio >= 0.0)` also catches NaN.
-    if !(ratio >= 0.0) {
+    if ratio.is_nan() || ratio < 0.0 {
         return None;
     }
     let cap = u64::from(u32::MAX) * MILLI;
