@@ -105,7 +105,7 @@ fn classify(c: &mut Criterion) {
 /// counted, then its first attempt succeeds.
 fn one_call(budget: &dyn RetryBudget) {
     budget.on_call();
-    budget.on_success(false, 0);
+    budget.on_success(false, 0, 0);
 }
 
 /// One retried call's worth of budget traffic: the call is counted, its first
@@ -118,7 +118,7 @@ fn retried_call(budget: &dyn RetryBudget) -> u32 {
     let taken = budget
         .try_withdraw(RetryKind::Transient)
         .expect("a fresh budget allows one retry");
-    budget.on_success(true, black_box(taken));
+    budget.on_success(true, black_box(taken), taken);
     taken
 }
 

@@ -36,6 +36,8 @@ pub(crate) struct CallState {
     attempt: u32,
     /// Budget tokens this call's retries took.
     taken: u32,
+    /// Budget tokens the latest retry took.
+    last_taken: u32,
     start: Option<Instant>,
     previous_delay: Option<Duration>,
     rng: JitterRng,
@@ -50,6 +52,7 @@ impl CallState {
         CallState {
             attempt: 0,
             taken: 0,
+            last_taken: 0,
             start: None,
             previous_delay: None,
             rng: seed.map_or_else(JitterRng::from_entropy, JitterRng::from_seed),
@@ -96,7 +99,7 @@ impl CallState {
     /// Reports the successful attempt to the budget.
     #[inline]
     pub(crate) fn succeeded<B: RetryBudget>(&self, budget: &B) {
-        budget.on_success(self.attempt > 1, self.taken);
+        budget.on_success(self.attempt > 1, self.taken, self.last_taken);
     }
 
     /// Handles a failed attempt, whose error is `failure` (`None` for an
@@ -190,6 +193,7 @@ impl CallState {
             return Decision::Stop(StopReason::BudgetExhausted);
         };
         self.taken = self.taken.saturating_add(tokens);
+        self.last_taken = tokens;
         // Jitter grows from the policy's own delay, not from a limiter's wait.
         self.previous_delay = Some(delay);
         let max_wait = self.max_wait(policy.deadline(), attempt_timeout);

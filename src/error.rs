@@ -350,4 +350,11 @@ pub enum ConfigError {
     /// A maximum of zero attempts: a call always makes at least one.
     #[error("max attempts must be at least 1")]
     ZeroAttempts,
+    /// A gRPC retry throttle of zero tokens (`retryThrottling.maxTokens`).
+    #[error("max tokens must be greater than 0")]
+    ZeroTokens,
+    /// A gRPC token ratio (`retryThrottling.tokenRatio`) that is NaN,
+    /// infinite, or below 0.001 once truncated to three decimals.
+    #[error("token ratio must be a finite number of at least 0.001, got {0}")]
+    TokenRatio(f64),
 }

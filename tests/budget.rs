@@ -3,7 +3,9 @@
 #[path = "../examples/storm/sim.rs"]
 mod sim;
 
-use persevere::budget::{AdaptiveThrottle, GrpcThrottle, RatioBudget, RetryBudget, TokenBucket};
+use persevere::budget::{
+    AdaptiveThrottle, GrpcThrottle, RatioBudget, Refund, RetryBudget, TokenBucket,
+};
 use persevere::{Classification, Fixed, RetryKind, RetryPolicyExt, StopReason};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -46,14 +48,28 @@ async fn token_bucket_charges_refunds_and_refuses() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn token_bucket_refunds_a_retried_success_in_full() {
+async fn token_bucket_refunds_the_latest_retry_of_a_retried_success() {
     let bucket = TokenBucket::new().with_capacity(100);
+    assert_eq!(call(&bucket, 2, 5).await.unwrap(), 3); // takes 28, gives 14 back
+    assert_eq!(bucket.available(), 86);
+    let err = call(&bucket, 9, 3).await.unwrap_err();
+    assert_eq!(err.attempts(), 3);
+    assert_eq!(bucket.available(), 58);
+    assert_eq!(call(&bucket, 1, 5).await.unwrap(), 2); // takes 14, gives 14 back
+    assert_eq!(bucket.available(), 58);
+}
+
+#[tokio::test(start_paused = true)]
+async fn token_bucket_can_refund_a_retried_success_in_full() {
+    let bucket = TokenBucket::new()
+        .with_capacity(100)
+        .with_refund(Refund::AllRetries);
     assert_eq!(call(&bucket, 2, 5).await.unwrap(), 3);
     assert_eq!(bucket.available(), 100);
     let err = call(&bucket, 9, 3).await.unwrap_err();
     assert_eq!(err.attempts(), 3);
     assert_eq!(bucket.available(), 72);
-    assert_eq!(call(&bucket, 1, 5).await.unwrap(), 2); // takes 14, gives 14 back
+    assert_eq!(call(&bucket, 1, 5).await.unwrap(), 2);
     assert_eq!(bucket.available(), 72);
 }
 

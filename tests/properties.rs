@@ -14,8 +14,13 @@ fn duration() -> impl Strategy<Value = Duration> {
         Just(Duration::ZERO),
         Just(Duration::MAX),
         (any::<u64>(), 0u32..1_000_000_000).prop_map(|(s, n)| Duration::new(s, n)),
+        // Not exact in f64; more than u64::MAX nanoseconds.
+        Just(Duration::from_nanos((1 << 53) + 1)),
+        Just(SIX_CENTURIES),
     ]
 }
+
+const SIX_CENTURIES: Duration = Duration::from_secs(600 * 365 * 86_400);
 
 fn jitter() -> impl Strategy<Value = Jitter> {
     prop_oneof![
@@ -131,8 +136,48 @@ fn reference_delay(p: &Exponential, throttled: Option<Duration>, c: &AttemptCont
     raw.min(nanos(p.max_delay()))
 }
 
+/// `min(initial * multiplier^(attempt - 1), max)` in exact integer
+/// nanoseconds, by repeated multiplication: the reference for whole
+/// multipliers.
+fn exact_reference(initial: Duration, multiplier: u32, attempt: u32, max: Duration) -> Duration {
+    let (cap, mut nanos) = (max.as_nanos(), initial.as_nanos());
+    for _ in 1..attempt {
+        if nanos >= cap || multiplier == 1 {
+            break;
+        }
+        nanos = nanos.saturating_mul(u128::from(multiplier));
+    }
+    if nanos == 0 {
+        Duration::ZERO
+    } else if nanos >= cap {
+        max
+    } else {
+        Duration::new(
+            (nanos / 1_000_000_000) as u64,
+            (nanos % 1_000_000_000) as u32,
+        )
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn whole_multipliers_are_exact(
+        initial in duration(),
+        max in duration(),
+        multiplier in prop_oneof![1u32..=16, Just(2)],
+        attempt in prop_oneof![1u32..=8, 1u32..=200],
+    ) {
+        let p = Exponential::new()
+            .with_initial_delay(initial)
+            .with_multiplier(f64::from(multiplier))
+            .with_max_delay(max)
+            .with_jitter(Jitter::None);
+        let c = AttemptContext::new(attempt, Duration::ZERO);
+        let d = p.decide(&c, &mut JitterRng::from_seed(0)).delay().unwrap();
+        prop_assert_eq!(d, exact_reference(initial, multiplier, attempt, max));
+    }
 
     #[test]
     fn exponential_never_exceeds_its_max_nor_panics(
@@ -281,4 +326,18 @@ fn check_server_delay_rule(
         },
     }
     Ok(())
+}
+
+#[test]
+fn exact_values_from_issue_15() {
+    let odd = Duration::from_nanos((1 << 53) + 1);
+    let p = Exponential::new()
+        .with_initial_delay(odd)
+        .with_max_delay(Duration::MAX)
+        .with_jitter(Jitter::None);
+    assert_eq!(schedule(&p, 0).next(), Some(odd));
+    let p = p.with_initial_delay(SIX_CENTURIES);
+    let got: Vec<_> = schedule(&p, 0).take(2).collect();
+    assert_eq!(got, [SIX_CENTURIES, SIX_CENTURIES * 2]);
+    assert_eq!(schedule(&p, 0).nth(200), Some(Duration::MAX));
 }

@@ -52,7 +52,7 @@ use std::time::Duration;
 /// # async fn main() {
 /// let throttle = AdaptiveThrottle::new().with_seed(7);
 /// for _ in 0..10 {
-///     throttle.on_success(false, 0);
+///     throttle.on_success(false, 0, 0);
 /// }
 /// // Every request accepted: nothing is rejected.
 /// assert_eq!(throttle.reject_probability(), 0.0);
@@ -134,7 +134,7 @@ impl AdaptiveThrottle {
     /// let decisions = |seed| {
     ///     let throttle = AdaptiveThrottle::new().with_seed(seed);
     ///     for _ in 0..10 {
-    ///         throttle.on_success(false, 0);
+    ///         throttle.on_success(false, 0, 0);
     ///         throttle.on_failure(Some(RetryKind::Transient));
     ///         throttle.on_failure(Some(RetryKind::Transient));
     ///     }
@@ -240,7 +240,7 @@ impl RetryBudget for AdaptiveThrottle {
         self.record(kind.is_none());
     }
 
-    fn on_success(&self, _retried: bool, _taken: u32) {
+    fn on_success(&self, _retried: bool, _taken: u32, _last: u32) {
         self.record(true);
     }
 }
@@ -253,7 +253,7 @@ mod tests {
     async fn exact_probabilities() {
         let t = AdaptiveThrottle::new().with_seed(0);
         assert_eq!(t.reject_probability(), 0.0);
-        t.on_success(false, 0);
+        t.on_success(false, 0, 0);
         t.on_failure(None); // terminal: accepted by the backend
         t.on_failure(Some(RetryKind::Transient));
         t.on_failure(Some(RetryKind::Transient));
@@ -286,7 +286,7 @@ mod tests {
     async fn half_accepted_rejects_about_none_with_k_2() {
         let t = AdaptiveThrottle::new().with_seed(3);
         for _ in 0..100 {
-            t.on_success(false, 0);
+            t.on_success(false, 0, 0);
             t.on_failure(Some(RetryKind::Transient));
         }
         assert_eq!(t.reject_probability(), 0.0);

@@ -112,8 +112,8 @@ impl RetryBudget for AwsAdaptive {
         self.limiter.on_failure(kind);
     }
 
-    fn on_success(&self, retried: bool, taken: u32) {
-        self.quota.on_success(retried, taken);
-        self.limiter.on_success(retried, taken);
+    fn on_success(&self, retried: bool, taken: u32, last: u32) {
+        self.quota.on_success(retried, taken, last);
+        self.limiter.on_success(retried, taken, last);
     }
 }

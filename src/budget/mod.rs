@@ -7,7 +7,7 @@
 //!
 //! | budget | retries allowed | source |
 //! |---|---|---|
-//! | [`TokenBucket`] | while a bucket of 500 tokens can pay 5 (throttling) or 14 (other) per retry | AWS SDKs, standard retry mode |
+//! | [`TokenBucket`] | while a bucket of 500 tokens can pay 5 (throttling) or 14 (other) per retry; a retried success refunds the latest retry | AWS SDKs, standard retry mode (2.1) |
 //! | [`GrpcThrottle`] | while the token count, -1 per failure and +ratio per success, is above half its maximum | gRPC retry design (A6), `retryThrottling` |
 //! | [`RatioBudget`] | at most 10 % of calls over a sliding window, plus a floor per second | Google SRE book, Linkerd, tower |
 //! | [`AdaptiveThrottle`] | rejected locally with probability `max(0, (requests - K * accepts) / (requests + 1))` | Google SRE book, "Handling Overload" |
@@ -59,7 +59,7 @@ pub use aws_adaptive::AwsAdaptive;
 pub use grpc::GrpcThrottle;
 pub use rate_limiter::ClientRateLimiter;
 pub use ratio::RatioBudget;
-pub use token_bucket::TokenBucket;
+pub use token_bucket::{Refund, TokenBucket};
 
 use crate::classify::RetryKind;
 use std::sync::Arc;
@@ -142,10 +142,11 @@ pub trait RetryBudget: Send + Sync {
     }
 
     /// An attempt succeeded. `retried` is true if it was not the call's first
-    /// attempt, and `taken` is the sum of what this call's withdrawals took.
-    /// The default does nothing.
-    fn on_success(&self, retried: bool, taken: u32) {
-        let _ = (retried, taken);
+    /// attempt, `taken` is the sum of what this call's withdrawals took, and
+    /// `last` what the latest of them took (0 when there was none): the AWS
+    /// SDKs give back only the latest. The default does nothing.
+    fn on_success(&self, retried: bool, taken: u32, last: u32) {
+        let _ = (retried, taken, last);
     }
 }
 
@@ -192,8 +193,8 @@ macro_rules! forward_budget {
                 (**self).on_failure(kind)
             }
             #[inline]
-            fn on_success(&self, retried: bool, taken: u32) {
-                (**self).on_success(retried, taken)
+            fn on_success(&self, retried: bool, taken: u32, last: u32) {
+                (**self).on_success(retried, taken, last)
             }
         }
     )*};

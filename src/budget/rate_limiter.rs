@@ -172,7 +172,7 @@ impl RetryBudget for ClientRateLimiter {
         self.update(kind == Some(RetryKind::Throttled));
     }
 
-    fn on_success(&self, _retried: bool, _taken: u32) {
+    fn on_success(&self, _retried: bool, _taken: u32, _last: u32) {
         self.update(false);
     }
 }

@@ -14,18 +14,17 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// cannot pay, the call stops with
 /// [`BudgetExhausted`](crate::StopReason::BudgetExhausted). A call that
 /// succeeds at its first attempt adds [`success_reward`](Self::with_success_reward)
-/// token; a call that succeeds after retrying gives back all it took. The
-/// bucket never holds more than its capacity.
-///
-/// (The AWS SDKs give back only the cost of the last retry of a call; with
-/// their default of 3 attempts the difference is at most one retry's cost.)
+/// token; a call that succeeds after retrying gives back what its latest
+/// retry cost, as the AWS SDKs do ([`Refund::LastRetry`]), or all that its
+/// retries cost with [`Refund::AllRetries`]. The bucket never holds more than
+/// its capacity.
 ///
 /// Withdrawing and refilling are each one atomic compare-and-swap loop; a
 /// success with a full bucket is one atomic load.
 ///
 /// # Default
 ///
-/// The 2026 AWS values, [`TokenBucket::new`]:
+/// The 2026 AWS values ("retry 2.1"), [`TokenBucket::new`]:
 ///
 /// | setting | value |
 /// |---|---|
@@ -34,12 +33,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// | retry after a timeout | 14 |
 /// | any other retry | 14 |
 /// | success at the first attempt | +1 |
+/// | success after retrying | + the latest retry's cost ([`Refund::LastRetry`]) |
 ///
 /// [`TokenBucket::legacy`] has the values from before 2026: 5 per retry and
 /// 10 after a timeout.
 ///
 /// Source: AWS SDKs and Tools reference guide, "Retry behavior"
-/// (standard mode, `RETRY_COST`, `RETRY_TIMEOUT_COST`, `NO_RETRY_INCREMENT`).
+/// (standard mode, `RETRY_COST`, `RETRY_TIMEOUT_COST`, `NO_RETRY_INCREMENT`);
+/// botocore's `RetryQuotaChecker` and smithy-rs's standard retry strategy.
+/// Tested against smithy-kotlin's standard-mode integration cases, legacy
+/// and 2.1 (`tests/conformance_aws.rs`).
 ///
 /// # Examples
 ///
@@ -50,8 +53,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// assert_eq!(bucket.try_withdraw(RetryKind::Transient), Some(14));
 /// assert_eq!(bucket.try_withdraw(RetryKind::Throttled), Some(5));
 /// assert_eq!(bucket.available(), 481);
-/// bucket.on_success(true, 19); // a retried call succeeded: refund
-/// assert_eq!(bucket.available(), 500);
+/// bucket.on_success(true, 19, 5); // a retried call succeeded: refund the latest retry
+/// assert_eq!(bucket.available(), 486);
 /// ```
 #[derive(Debug)]
 pub struct TokenBucket {
@@ -60,7 +63,36 @@ pub struct TokenBucket {
     throttled_cost: u32,
     timeout_cost: u32,
     success_reward: u32,
+    refund: Refund,
     available: AtomicU32,
+}
+
+/// What a call that succeeds after retrying gives back to a [`TokenBucket`].
+///
+/// # Examples
+///
+/// ```
+/// use persevere::{RetryKind, budget::{Refund, RetryBudget, TokenBucket}};
+///
+/// let bucket = TokenBucket::new().with_refund(Refund::AllRetries);
+/// let first = bucket.try_withdraw(RetryKind::Transient).unwrap();
+/// let second = bucket.try_withdraw(RetryKind::Transient).unwrap();
+/// bucket.on_success(true, first + second, second);
+/// assert_eq!(bucket.available(), 500);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Refund {
+    /// The cost of the call's latest retry, as the AWS SDKs do (botocore
+    /// releases "whatever quota was associated with the last acquisition";
+    /// smithy-rs and smithy-kotlin keep one permit per call, replaced at each
+    /// retry). The default.
+    #[default]
+    LastRetry,
+    /// Everything the call's retries cost: a call that ends well leaves the
+    /// bucket as it found it. Gentler than the AWS SDKs after a call that
+    /// needed several retries.
+    AllRetries,
 }
 
 impl TokenBucket {
@@ -80,6 +112,7 @@ impl TokenBucket {
             throttled_cost: 5,
             timeout_cost: 14,
             success_reward: 1,
+            refund: Refund::LastRetry,
             available: AtomicU32::new(500),
         }
     }
@@ -172,12 +205,45 @@ impl TokenBucket {
     ///
     /// let bucket = TokenBucket::new().with_success_reward(3);
     /// bucket.try_withdraw(RetryKind::Transient);
-    /// bucket.on_success(false, 0);
+    /// bucket.on_success(false, 0, 0);
     /// assert_eq!(bucket.available(), 489);
     /// ```
     pub const fn with_success_reward(mut self, reward: u32) -> Self {
         self.success_reward = reward;
         self
+    }
+
+    /// Sets what a call that succeeds after retrying gives back: the latest
+    /// retry's cost (the default, as the AWS SDKs) or all its retries cost.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use persevere::{RetryKind, budget::{Refund, RetryBudget, TokenBucket}};
+    ///
+    /// let bucket = TokenBucket::legacy().with_refund(Refund::AllRetries);
+    /// bucket.try_withdraw(RetryKind::Transient);
+    /// bucket.try_withdraw(RetryKind::Timeout);
+    /// bucket.on_success(true, 15, 10);
+    /// assert_eq!(bucket.available(), 500);
+    /// assert_eq!(bucket.refund(), Refund::AllRetries);
+    /// ```
+    pub const fn with_refund(mut self, refund: Refund) -> Self {
+        self.refund = refund;
+        self
+    }
+
+    /// What a call that succeeds after retrying gives back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use persevere::budget::{Refund, TokenBucket};
+    ///
+    /// assert_eq!(TokenBucket::new().refund(), Refund::LastRetry);
+    /// ```
+    pub const fn refund(&self) -> Refund {
+        self.refund
     }
 
     /// The tokens in the bucket now.
@@ -245,8 +311,12 @@ impl RetryBudget for TokenBucket {
             .map(|_| cost)
     }
 
-    fn on_success(&self, retried: bool, taken: u32) {
-        self.deposit(if retried { taken } else { self.success_reward });
+    fn on_success(&self, retried: bool, taken: u32, last: u32) {
+        self.deposit(match (retried, self.refund) {
+            (false, _) => self.success_reward,
+            (true, Refund::LastRetry) => last,
+            (true, Refund::AllRetries) => taken,
+        });
     }
 }
 
@@ -277,17 +347,30 @@ mod tests {
     #[test]
     fn successes_refill_up_to_capacity() {
         let bucket = TokenBucket::new();
-        bucket.on_success(false, 0);
+        bucket.on_success(false, 0, 0);
         assert_eq!(bucket.available(), 500);
         bucket.try_withdraw(RetryKind::Transient);
         bucket.try_withdraw(RetryKind::Transient);
         assert_eq!(bucket.available(), 472);
-        bucket.on_success(false, 0);
+        bucket.on_success(false, 0, 0);
         assert_eq!(bucket.available(), 473);
-        bucket.on_success(true, 14);
+        bucket.on_success(true, 28, 14);
         assert_eq!(bucket.available(), 487);
-        bucket.on_success(true, 1000);
+        bucket.on_success(true, 2000, 1000);
         assert_eq!(bucket.available(), 500);
+    }
+
+    #[test]
+    fn refund_rules() {
+        let last = TokenBucket::new();
+        let all = TokenBucket::new().with_refund(Refund::AllRetries);
+        for bucket in [&last, &all] {
+            assert_eq!(bucket.try_withdraw(RetryKind::Transient), Some(14));
+            assert_eq!(bucket.try_withdraw(RetryKind::Throttled), Some(5));
+            bucket.on_success(true, 19, 5);
+        }
+        assert_eq!(last.available(), 486);
+        assert_eq!(all.available(), 500);
     }
 
     #[test]
@@ -297,13 +380,13 @@ mod tests {
             .with_retry_cost(u32::MAX);
         assert_eq!(bucket.try_withdraw(RetryKind::Transient), Some(u32::MAX));
         assert_eq!(bucket.try_withdraw(RetryKind::Transient), None);
-        bucket.on_success(true, u32::MAX);
-        bucket.on_success(true, u32::MAX);
+        bucket.on_success(true, u32::MAX, u32::MAX);
+        bucket.on_success(true, u32::MAX, 0);
         assert_eq!(bucket.available(), u32::MAX);
 
         let empty = TokenBucket::new().with_capacity(0);
         assert_eq!(empty.try_withdraw(RetryKind::Throttled), None);
-        empty.on_success(false, 0);
+        empty.on_success(false, 0, 0);
         assert_eq!(empty.available(), 0);
         let free = TokenBucket::new().with_capacity(0).with_retry_cost(0);
         assert_eq!(free.try_withdraw(RetryKind::Transient), Some(0));

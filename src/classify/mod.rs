@@ -8,11 +8,14 @@
 //! - [`io`] knows which `std::io` errors are worth retrying, wherever they sit
 //!   in an error's `source()` chain;
 //! - [`http`] knows HTTP status codes, `Retry-After` and method idempotency;
+//! - [`cloud_storage`] knows Cloud Storage's retry strategy: uploads,
+//!   resumable sessions and preconditions;
 //! - `reqwest` (with the `reqwest` feature) classifies `reqwest` errors and
 //!   responses;
 //! - [`Idempotency`] keeps a request that is not idempotent from being
 //!   replayed unless the failure proves it never reached the server.
 
+pub mod cloud_storage;
 pub mod http;
 pub mod io;
 #[cfg(feature = "reqwest")]

@@ -4,7 +4,7 @@ use super::{AttemptContext, Decision, RetryAfter, RetryPolicy};
 use crate::classify::RetryKind;
 use crate::error::ConfigError;
 use crate::jitter::Jitter;
-use crate::rng::{JitterRng, saturating_nanos};
+use crate::rng::JitterRng;
 use std::time::Duration;
 
 /// Truncated exponential backoff: after attempt `n` fails, the delay is
@@ -39,7 +39,16 @@ use std::time::Duration;
 /// is NaN or below 1 counts as 1, a max delay below the initial delay caps every
 /// delay at the max delay, and a jitter fraction outside `0..=1` is clamped
 /// into it. Attempt numbers up to `u32::MAX` and durations up to
-/// [`Duration::MAX`] saturate; nothing panics or overflows.
+/// [`Duration::MAX`] saturate at the max delay; nothing panics or overflows.
+///
+/// # Exactness
+///
+/// With a whole multiplier (2, the common case) delays are computed in
+/// integer nanoseconds and are exact: with no jitter, an initial delay of
+/// 2^53 + 1 ns comes back as itself, and 600 years under a max delay of
+/// [`Duration::MAX`] as 600 years. A fractional multiplier (1.6) computes in
+/// `f64`, to about 16 significant digits. Jitter draws in nanoseconds up to
+/// `u64::MAX` (about 584 years).
 ///
 /// # Examples
 ///
@@ -287,24 +296,51 @@ impl Exponential {
     }
 
     /// `min(initial * multiplier^(attempt - 1), max_delay)`, saturating.
+    ///
+    /// In integer nanoseconds (`u128`, which holds any `Duration`) when the
+    /// multiplier is a whole number, so the result is exact; in `f64` over
+    /// the same nanoseconds otherwise. Either way nothing is capped at
+    /// `u64::MAX` nanoseconds: a delay of centuries stays what it is.
     fn capped_delay(&self, initial: Duration, attempt: u32) -> Duration {
         let multiplier = if self.multiplier >= 1.0 {
             self.multiplier
         } else {
             1.0 // NaN and values below 1 are clamped, as documented
         };
-        let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
-        let nanos = saturating_nanos(initial) as f64 * multiplier.powi(exponent);
-        // `nanos` may be infinite; `0 * inf` (a zero initial delay) is NaN.
-        let cap = saturating_nanos(self.max_delay);
-        if initial.is_zero() {
-            Duration::ZERO
-        } else if nanos < cap as f64 {
-            Duration::from_nanos(nanos as u64)
+        let exponent = attempt.saturating_sub(1);
+        let nanos = initial.as_nanos();
+        let cap = self.max_delay.as_nanos();
+        if nanos == 0 {
+            return Duration::ZERO;
+        }
+        let grown = if exponent == 0 {
+            Some(nanos)
+        } else if multiplier.fract() == 0.0 && multiplier <= u64::MAX as f64 {
+            // A whole multiplier below 2^64 converts exactly.
+            (multiplier as u128)
+                .checked_pow(exponent)
+                .and_then(|factor| nanos.checked_mul(factor))
         } else {
-            self.max_delay
+            let exponent = i32::try_from(exponent).unwrap_or(i32::MAX);
+            // May be infinite; a float-to-int cast saturates.
+            let grown = nanos as f64 * multiplier.powi(exponent);
+            (grown < cap as f64).then_some(grown as u128)
+        };
+        match grown {
+            Some(grown) if grown < cap => from_nanos(grown),
+            _ => self.max_delay,
         }
     }
+}
+
+/// The `Duration` of `nanos`, which must not exceed `Duration::MAX`'s.
+fn from_nanos(nanos: u128) -> Duration {
+    const PER_SEC: u128 = 1_000_000_000;
+    // Below `Duration::MAX`, so the seconds fit in a u64.
+    Duration::new(
+        u64::try_from(nanos / PER_SEC).unwrap_or(u64::MAX),
+        (nanos % PER_SEC) as u32,
+    )
 }
 
 impl Default for Exponential {
@@ -396,6 +432,48 @@ mod tests {
             &mut JitterRng::from_seed(0),
         );
         assert_eq!(d, Decision::Retry(Duration::ZERO));
+    }
+
+    #[test]
+    fn whole_multipliers_are_exact_in_nanoseconds() {
+        let odd = Duration::from_nanos((1 << 53) + 1);
+        let p = unjittered(odd, 2.0, Duration::MAX);
+        let got: Vec<_> = schedule(&p, 0).take(3).collect();
+        assert_eq!(got[0], odd);
+        assert_eq!(got[1].as_nanos(), (1 << 54) + 2);
+        assert_eq!(got[2].as_nanos(), (1 << 55) + 4);
+        // 600 years is more than u64::MAX nanoseconds (about 584 years).
+        let years = Duration::from_secs(600 * 365 * 86_400);
+        let p = unjittered(years, 2.0, Duration::MAX);
+        let got: Vec<_> = schedule(&p, 0).take(2).collect();
+        assert_eq!(got, [years, years * 2]);
+        // A fractional multiplier keeps the first delay exact too.
+        let p = unjittered(odd, 1.6, Duration::MAX);
+        assert_eq!(schedule(&p, 0).next(), Some(odd));
+        let p = unjittered(years, 1.5, Duration::MAX);
+        let second = schedule(&p, 0).nth(1).unwrap();
+        assert!(
+            second.abs_diff(years * 3 / 2) < Duration::from_secs(1),
+            "{second:?}"
+        );
+    }
+
+    #[test]
+    fn overflowing_growth_saturates_at_the_cap() {
+        let years = Duration::from_secs(600 * 365 * 86_400);
+        for multiplier in [2.0, 3.0, 1.5, 1e300] {
+            let p = unjittered(years, multiplier, Duration::MAX);
+            for attempt in [200, 100_000, u32::MAX] {
+                let d = p.decide(
+                    &AttemptContext::new(attempt, Duration::ZERO),
+                    &mut JitterRng::from_seed(0),
+                );
+                assert_eq!(d, Decision::Retry(Duration::MAX), "{multiplier} {attempt}");
+            }
+        }
+        let p = unjittered(Duration::from_nanos(3), 7.0, Duration::from_nanos(1000));
+        let got: Vec<u128> = schedule(&p, 0).take(5).map(|d| d.as_nanos()).collect();
+        assert_eq!(got, [3, 21, 147, 1000, 1000]);
     }
 
     #[test]

@@ -5,11 +5,17 @@
 //! | [`cloud_storage`] | 1 s | 2 | 32 s | + 0..=1 s | 600 s deadline | Cloud Storage "Retry strategy" and "Exponential backoff" docs |
 //! | [`google_api_core`] | 1 s | 2 | 60 s | full | 120 s deadline | google-api-core `retry` defaults |
 //! | [`aws_standard`] | 50 ms (1 s throttled) | 2 | 20 s | full | 3 attempts | AWS SDKs and Tools reference, "Retry behavior", 2026 update |
+//! | [`aws_dynamodb`] | 25 ms (1 s throttled) | 2 | 20 s | full | 4 attempts | the same, for DynamoDB and DynamoDB Streams |
 //! | [`aws_standard_legacy`] | 1 s | 2 | 20 s | full | 3 attempts | the same page before the 2026 update |
 //! | [`grpc_connection_backoff`] | 1 s | 1.6 | 120 s | ± 20 % | none | gRPC `doc/connection-backoff.md` |
 //! | [`gsutil`] | 1 s | 2 | 60 s | full | 24 attempts (23 retries) | gsutil help "Retry Handling Strategy" |
 //!
 //! Every preset is a plain value: change any number with the usual setters.
+//!
+//! The AWS presets are policies only: pair them with the retry quota,
+//! [`TokenBucket`](crate::budget::TokenBucket) ([`TokenBucket::new`](crate::budget::TokenBucket::new)
+//! for the 2026 costs, [`TokenBucket::legacy`](crate::budget::TokenBucket::legacy)
+//! for the older ones), shared by the calls of one client.
 //!
 //! # Examples
 //!
@@ -21,7 +27,7 @@
 //! assert_eq!(policy.inner().max_delay(), Duration::from_secs(20));
 //! ```
 
-use super::{Exponential, Limited};
+use super::{Exponential, Limited, RetryAfter};
 use crate::jitter::Jitter;
 use std::time::Duration;
 
@@ -78,13 +84,19 @@ pub const fn google_api_core() -> Limited<Exponential> {
     .with_deadline(Duration::from_secs(120))
 }
 
-/// AWS SDK standard retry mode as updated in 2026: 3 attempts, full jitter,
-/// a 50 ms base after transient errors and 1 s after throttling errors, 20 s cap.
+/// AWS SDK standard retry mode as updated in 2026 ("retry 2.1"): 3 attempts,
+/// full jitter, a 50 ms base after transient errors and 1 s after throttling
+/// errors, 20 s cap applied before jitter.
 ///
 /// Source: AWS SDKs and Tools Reference Guide, "Retry behavior", and the AWS
-/// Developer Tools Blog, "Updated default retry behavior for AWS SDKs and
-/// tools" (the default from November 2026). The retry quota of that mode is
-/// a budget, not a policy.
+/// Developer Tools Blog, "Announcing updated retry behavior for AWS SDKs and
+/// Tools" (the default from November 2026); botocore's and smithy-rs's
+/// standard retry strategies. The retry quota of that mode is a budget, not a
+/// policy: [`TokenBucket`](crate::budget::TokenBucket). With jitter off, this
+/// preset and the bucket replay smithy-kotlin's standard-mode integration
+/// cases, the pre-2026 ones with [`TokenBucket::legacy`](crate::budget::TokenBucket::legacy)
+/// and the SEP 2.1 ones with [`TokenBucket::new`](crate::budget::TokenBucket::new)
+/// (`tests/conformance_aws.rs`).
 ///
 /// # Examples
 ///
@@ -104,9 +116,47 @@ pub const fn aws_standard() -> Limited<Exponential> {
             .with_throttled_initial_delay(Duration::from_secs(1))
             .with_multiplier(2.0)
             .with_max_delay(Duration::from_secs(20))
-            .with_jitter(Jitter::Full),
+            .with_jitter(Jitter::Full)
+            .with_retry_after(RetryAfter::AwsClamp),
     )
     .with_max_attempts(3)
+}
+
+/// AWS SDK standard retry mode for DynamoDB and DynamoDB Streams, as updated
+/// in 2026: 4 attempts, full jitter, a 25 ms base after transient errors and
+/// 1 s after throttling errors, 20 s cap.
+///
+/// DynamoDB is a low-latency service: a shorter base, and one more attempt
+/// so that the last retry waits about as long as in [`aws_standard`].
+///
+/// Source: botocore `retries/standard.py` (`_DYNAMODB_BASE_SCALE`,
+/// `_SERVICE_MAX_ATTEMPTS`), the AWS SDK for C++ tracking issue for the 2026
+/// retry updates (aws/aws-sdk-cpp#3832), and the SEP 2.1 case "DynamoDB base
+/// backoff and increased retries", replayed in `tests/conformance_aws.rs`.
+///
+/// # Examples
+///
+/// ```
+/// use persevere::{Jitter, Limited, presets, schedule};
+/// use std::time::Duration;
+///
+/// let ddb = presets::aws_dynamodb();
+/// assert_eq!(ddb.max_attempts(), Some(4));
+/// let unjittered = Limited::new(ddb.inner().with_jitter(Jitter::None)).with_max_attempts(4);
+/// let delays: Vec<_> = schedule(&unjittered, 0).collect();
+/// assert_eq!(delays, [25, 50, 100].map(Duration::from_millis));
+/// ```
+pub const fn aws_dynamodb() -> Limited<Exponential> {
+    Limited::new(
+        Exponential::new()
+            .with_initial_delay(Duration::from_millis(25))
+            .with_throttled_initial_delay(Duration::from_secs(1))
+            .with_multiplier(2.0)
+            .with_max_delay(Duration::from_secs(20))
+            .with_jitter(Jitter::Full)
+            .with_retry_after(RetryAfter::AwsClamp),
+    )
+    .with_max_attempts(4)
 }
 
 /// AWS SDK standard retry mode before the 2026 update: 3 attempts, full
@@ -129,7 +179,8 @@ pub const fn aws_standard_legacy() -> Limited<Exponential> {
             .with_initial_delay(Duration::from_secs(1))
             .with_multiplier(2.0)
             .with_max_delay(Duration::from_secs(20))
-            .with_jitter(Jitter::Full),
+            .with_jitter(Jitter::Full)
+            .with_retry_after(RetryAfter::AwsClamp),
     )
     .with_max_attempts(3)
 }
@@ -213,7 +264,9 @@ pub const fn aws_adaptive() -> Limited<Exponential> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{RetryPolicy, schedule};
+    use crate::classify::RetryKind;
+    use crate::policy::{AttemptContext, Decision, RetryPolicy, schedule};
+    use crate::rng::JitterRng;
 
     fn unjittered(policy: Limited<Exponential>) -> Limited<Exponential> {
         Limited::new(policy.inner().with_jitter(Jitter::None))
@@ -230,6 +283,7 @@ mod tests {
             cloud_storage(),
             google_api_core(),
             aws_standard(),
+            aws_dynamodb(),
             aws_standard_legacy(),
             gsutil(),
         ] {
@@ -269,6 +323,15 @@ mod tests {
         assert_eq!(a, schedule(&aws_standard(), 2026).collect::<Vec<_>>());
         let legacy: Vec<_> = schedule(&unjittered(aws_standard_legacy()), 0).collect();
         assert_eq!(legacy, secs(&[1, 2]));
+    }
+
+    #[test]
+    fn aws_dynamodb_backs_off_from_25_ms_for_3_retries() {
+        let got: Vec<_> = schedule(&unjittered(aws_dynamodb()), 0).collect();
+        assert_eq!(got, [25, 50, 100].map(Duration::from_millis));
+        let throttled = AttemptContext::new(2, Duration::ZERO).with_kind(RetryKind::Throttled);
+        let d = unjittered(aws_dynamodb()).decide(&throttled, &mut JitterRng::from_seed(0));
+        assert_eq!(d, Decision::Retry(Duration::from_secs(2)));
     }
 
     #[test]
