@@ -4,7 +4,7 @@
 //! and on one retried call.
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use persevere::budget::{GrpcThrottle, RatioBudget, RetryBudget, TokenBucket};
+use persevere::budget::{ClientRateLimiter, GrpcThrottle, RatioBudget, RetryBudget, TokenBucket};
 use persevere::classify::http::classify_response_at;
 use persevere::classify::io::classify_error;
 use persevere::{
@@ -167,5 +167,42 @@ fn budget(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, policy, classify, budget);
+/// One attempt's worth of rate-limiter traffic: the permit before it, and
+/// the response after it.
+fn one_attempt(limiter: &ClientRateLimiter) {
+    black_box(limiter.before_attempt(None, None));
+    limiter.on_success(false, 0, 0);
+}
+
+/// The AWS adaptive mode's limiter: off (never throttled), and on.
+fn rate_limiter(c: &mut Criterion) {
+    let mut g = c.benchmark_group("rate_limiter");
+    let off = ClientRateLimiter::new();
+    let on = ClientRateLimiter::new();
+    on.on_failure(Some(RetryKind::Throttled));
+    for (name, limiter) in [("off", &off), ("on", &on)] {
+        g.bench_function(format!("{name}_1_thread"), |b| {
+            b.iter(|| one_attempt(black_box(limiter)))
+        });
+        g.bench_function(format!("{name}_2_threads"), |b| {
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..2 {
+                        s.spawn(|| {
+                            for _ in 0..iters {
+                                one_attempt(black_box(limiter));
+                            }
+                        });
+                    }
+                });
+                // Time per attempt, with both threads making `iters` each.
+                start.elapsed() / 2
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, policy, classify, budget, rate_limiter);
 criterion_main!(benches);

@@ -388,3 +388,25 @@ fn the_blocking_call_allocates_nothing() {
     });
     assert_eq!(n, 0);
 }
+
+#[test]
+fn the_adaptive_rate_limiter_allocates_nothing_per_attempt() {
+    use persevere::budget::AwsAdaptive;
+    use persevere::{Classification, RetryKind};
+    // Turned on by a throttle, so that every attempt, the first included,
+    // waits for its token.
+    let adaptive = AwsAdaptive::new();
+    let n = allocations_of(|| async {
+        persevere::budget::RetryBudget::on_failure(&adaptive, Some(RetryKind::Throttled));
+        let start = tokio::time::Instant::now();
+        let err = persevere::retry(|| async { Err::<(), _>("SlowDown") })
+            .policy(presets::aws_adaptive())
+            .classify(|_: &&str| Classification::throttled())
+            .budget(&adaptive)
+            .await
+            .unwrap_err();
+        assert_eq!(err.attempts(), 3);
+        assert!(start.elapsed() > Duration::ZERO);
+    });
+    assert_eq!(n, 0);
+}

@@ -181,9 +181,13 @@ async fn throttled_run(budget: Arc<dyn RetryBudget>, seconds: u64) -> (f64, f64)
 #[tokio::test(start_paused = true)]
 async fn adaptive_mode_settles_near_what_the_dependency_serves() {
     let (adaptive_rate, adaptive_throttled) = throttled_run(Arc::new(AwsAdaptive::new()), 40).await;
+    let coalesced =
+        AwsAdaptive::new().with_limiter(ClientRateLimiter::new().with_coalesced_throttles());
+    let (coalesced_rate, coalesced_throttled) = throttled_run(Arc::new(coalesced), 40).await;
     let (standard_rate, standard_throttled) = throttled_run(Arc::new(TokenBucket::new()), 40).await;
     println!(
         "adaptive: {adaptive_rate:.0} attempts/s, {adaptive_throttled:.3} throttled; \
+         coalesced: {coalesced_rate:.0} attempts/s, {coalesced_throttled:.3} throttled; \
          standard: {standard_rate:.0} attempts/s, {standard_throttled:.3} throttled"
     );
     // The dependency serves 100/s. Adaptive mode sends a fraction of the
@@ -193,6 +197,9 @@ async fn adaptive_mode_settles_near_what_the_dependency_serves() {
     // Standard mode sends every call, and most are throttled.
     assert!((20.0..=150.0).contains(&adaptive_rate), "{adaptive_rate}");
     assert!(adaptive_throttled < 0.2, "{adaptive_throttled}");
+    // Cutting once per half second of throttles, it settles near 100/s.
+    assert!((70.0..=130.0).contains(&coalesced_rate), "{coalesced_rate}");
+    assert!(coalesced_throttled < 0.1, "{coalesced_throttled}");
     assert!(standard_rate >= 1000.0, "{standard_rate}");
     assert!(standard_throttled > 0.8, "{standard_throttled}");
 }

@@ -71,6 +71,26 @@ impl AwsAdaptive {
         }
     }
 
+    /// With a rate limiter of its own (such as one
+    /// [with coalesced throttles](ClientRateLimiter::with_coalesced_throttles)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use persevere::budget::{AwsAdaptive, ClientRateLimiter};
+    ///
+    /// let adaptive = AwsAdaptive::new().with_limiter(ClientRateLimiter::new().with_coalesced_throttles());
+    /// assert!(!adaptive.limiter().is_enabled());
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_limiter(mut self, limiter: ClientRateLimiter) -> Self {
+        self.limiter = limiter;
+        self
+    }
+
     /// The retry quota.
     ///
     /// # Examples

@@ -39,6 +39,8 @@ pub(super) struct Cubic {
     /// The rate when the client was last throttled (CUBIC's `W_max`).
     pub(super) last_max_rate: f64,
     pub(super) last_throttle: f64,
+    /// Cut the rate at most once per half second of throttling responses.
+    pub(super) coalesce: bool,
 }
 
 impl Cubic {
@@ -56,6 +58,7 @@ impl Cubic {
             responses_in_bucket: 0,
             last_max_rate: 0.0,
             last_throttle: now,
+            coalesce: false,
         }
     }
 
@@ -84,6 +87,12 @@ impl Cubic {
     /// Takes in a response received at `now`: a throttling error lowers the
     /// rate (and turns the limiter on), anything else lets it grow back.
     pub(super) fn update(&mut self, now: f64, throttled: bool) {
+        if throttled && self.coalesce && self.enabled && now - self.last_throttle < 0.5 {
+            // The cut for this burst of throttles is made: count the response
+            // only.
+            self.measure(now);
+            return;
+        }
         self.measure(now);
         let calculated = if throttled {
             let rate = if self.enabled {
@@ -283,6 +292,38 @@ mod tests {
             assert_close(measured, state.measured_rate);
             assert_close(fill, state.fill_rate);
         }
+    }
+
+    #[test]
+    fn coalesced_throttles_cut_the_rate_once_per_half_second() {
+        let run = |coalesce: bool| {
+            let mut state = Cubic {
+                measured_rate: 100.0,
+                coalesce,
+                ..Cubic::new(0.0)
+            };
+            // Ten throttles within 0.1 s, then one 0.6 s later.
+            let mut rates = Vec::new();
+            for i in 0..10 {
+                state.update(1.0 + f64::from(i) / 100.0, true);
+                rates.push(state.fill_rate);
+            }
+            state.update(1.7, true);
+            rates.push(state.fill_rate);
+            rates
+        };
+        let sdk = run(false);
+        let coalesced = run(true);
+        // The SDKs cut by 0.7 at every throttle, down to the floor.
+        assert_close(70.0, sdk[0]);
+        assert_close(0.5, sdk[9]);
+        // Coalesced: one cut for the burst, the next after half a second.
+        assert!(
+            coalesced[..10].iter().all(|&r| r == coalesced[0]),
+            "{coalesced:?}"
+        );
+        assert_close(70.0, coalesced[0]);
+        assert_close(70.0 * BETA, coalesced[10]);
     }
 
     #[test]
