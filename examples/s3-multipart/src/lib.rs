@@ -27,6 +27,6 @@ pub mod upload;
 pub mod verify;
 
 pub use classify::{S3Errors, classify_sdk_error};
-pub use proxy::{Faults, Proxy, ProxyStats};
+pub use proxy::{Faults, LoseResponse, LostResponse, Proxy, ProxyStats, S3Request};
 pub use state::{CompletedPart, ResumeState};
 pub use upload::{Completed, PartReport, UploadError, UploadOptions, UploadReport};

@@ -7,7 +7,10 @@
 //! `ECONNRESET`, or holds the connection silent so the client's attempt
 //! timeout must cut it. It can also reset every `UploadPart` request for one
 //! part number (`partNumber=N` in the request line), which forces that part
-//! to run out of attempts. Responses flow back untouched.
+//! to run out of attempts. And it can lose a response: forward a request
+//! whole, let the server answer, then reset the client's connection before
+//! any of the answer reaches it (the server did the work; the client cannot
+//! know). Other responses flow back untouched.
 //!
 //! Each decision is drawn from a seeded generator in the order requests
 //! arrive. The proxy binds only to 127.0.0.1, forwards only to a loopback
@@ -16,7 +19,12 @@
 //! [`lifetime`](Faults::lifetime), each connection lives at most 5 minutes
 //! and idles at most 60 s, and it stops when dropped.
 
+mod request;
+
+pub use request::S3Request;
+
 use crate::source::splitmix64;
+use request::{find_head_end, parse_head, parse_response_head};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -34,6 +42,8 @@ const IDLE: Duration = Duration::from_secs(60);
 const CONNECTION_LIMIT: Duration = Duration::from_secs(300);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_REQUESTS_PER_CONNECTION: usize = 10_000;
+/// The most of a lost response's body the proxy keeps.
+const MAX_LOST_BODY: u64 = 1024 * 1024;
 
 /// Which faults the proxy injects.
 ///
@@ -52,6 +62,10 @@ pub struct Faults {
     pub hold: Duration,
     /// Reset every `UploadPart` request for this part number.
     pub fail_part: Option<i32>,
+    /// Lose the response to the first [`LoseResponse::times`] requests of
+    /// one kind: forwarded whole and answered by the server, but the client
+    /// is reset (linger 0) before the answer reaches it.
+    pub lose_response: Option<LoseResponse>,
     /// Seeds the fault decisions.
     pub seed: u64,
     /// How many connections the proxy accepts before it stops accepting.
@@ -67,6 +81,7 @@ impl Default for Faults {
             silent_fraction: 0.0,
             hold: Duration::from_secs(30),
             fail_part: None,
+            lose_response: None,
             seed: 1,
             max_connections: 10_000,
             lifetime: Duration::from_secs(600),
@@ -77,8 +92,46 @@ impl Default for Faults {
 impl Faults {
     /// True if any fault is configured.
     pub fn any(&self) -> bool {
-        self.reset_fraction > 0.0 || self.silent_fraction > 0.0 || self.fail_part.is_some()
+        self.reset_fraction > 0.0
+            || self.silent_fraction > 0.0
+            || self.fail_part.is_some()
+            || self.lose_response.is_some_and(|lose| lose.times > 0)
     }
+}
+
+/// Which responses the proxy loses: the first `times` requests that are
+/// `to`.
+///
+/// # Examples
+///
+/// ```
+/// use s3_multipart::proxy::{Faults, LoseResponse, S3Request};
+///
+/// let faults = Faults {
+///     lose_response: Some(LoseResponse { to: S3Request::CompleteMultipartUpload, times: 1 }),
+///     ..Faults::default()
+/// };
+/// assert!(faults.any());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoseResponse {
+    /// The kind of request whose response is lost.
+    pub to: S3Request,
+    /// How many of them, counted from the first the proxy reads.
+    pub times: u32,
+}
+
+/// A response the proxy kept from the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostResponse {
+    /// The request's line (`POST /bucket/key?uploads HTTP/1.1`).
+    pub request_line: String,
+    /// The status the server answered with (0 if it answered no HTTP
+    /// status line before it closed or the proxy stopped waiting).
+    pub status: u16,
+    /// The start of the answer's body (at most 1 MiB), by its
+    /// `Content-Length`.
+    pub body: Vec<u8>,
 }
 
 /// What the proxy saw and did.
@@ -94,10 +147,18 @@ pub struct ProxyStats {
     pub silent: u64,
     /// Requests reset because they were for [`Faults::fail_part`].
     pub part_failures: u64,
+    /// Requests whose response the proxy chose to lose
+    /// ([`Faults::lose_response`]).
+    pub lost: u64,
     /// `UploadPart` requests read, by part number.
     pub upload_parts_seen: BTreeMap<i32, u32>,
     /// `UploadPart` requests forwarded whole to the server, by part number.
     pub upload_parts_forwarded: BTreeMap<i32, u32>,
+    /// Requests of each [`S3Request`] kind forwarded whole to the server
+    /// (those whose response was lost included).
+    pub forwarded: BTreeMap<String, u32>,
+    /// The responses lost on purpose, in order.
+    pub lost_responses: Vec<LostResponse>,
 }
 
 struct Shared {
@@ -105,6 +166,15 @@ struct Shared {
     faults: Faults,
     stats: Mutex<ProxyStats>,
     rng: Mutex<u64>,
+}
+
+/// The name [`ProxyStats::forwarded`] counts a request under.
+fn kind_name(request: S3Request) -> &'static str {
+    match request {
+        S3Request::CreateMultipartUpload => "CreateMultipartUpload",
+        S3Request::UploadPart(_) => "UploadPart",
+        S3Request::CompleteMultipartUpload => "CompleteMultipartUpload",
+    }
 }
 
 impl Shared {
@@ -231,6 +301,9 @@ enum End {
     UpstreamClosed,
     Reset,
     Silent,
+    /// The request was forwarded whole: read the server's answer, then reset
+    /// the client.
+    LoseResponse(String),
 }
 
 async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
@@ -261,8 +334,48 @@ async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
             hold(&mut client, shared.faults.hold).await;
             let _ = upstream.set_zero_linger();
         }
+        End::LoseResponse(request_line) => {
+            // No byte of the answer has gone to the client: the request's
+            // last byte was written in the poll that ended the pump.
+            let (status, body) = read_response(&mut upstream).await;
+            let _ = client.set_zero_linger();
+            drop(client);
+            shared.stats().lost_responses.push(LostResponse {
+                request_line,
+                status,
+                body,
+            });
+        }
         End::ClientClosed | End::UpstreamClosed => {}
     }
+}
+
+/// Reads one response from the server: its status and the start of its
+/// body. Bounded by [`IDLE`] per read and [`MAX_HEAD`] and [`MAX_LOST_BODY`]
+/// in size; whatever arrived when the server closes or a bound is hit.
+async fn read_response(upstream: &mut TcpStream) -> (u16, Vec<u8>) {
+    let mut buf = Vec::with_capacity(READ_CHUNK);
+    let mut scratch = vec![0; READ_CHUNK];
+    let head_len = loop {
+        if let Some(end) = find_head_end(&buf) {
+            break end;
+        }
+        match timeout(IDLE, upstream.read(&mut scratch)).await {
+            Ok(Ok(n)) if n > 0 && buf.len() <= MAX_HEAD => buf.extend_from_slice(&scratch[..n]),
+            _ => return (0, buf),
+        }
+    };
+    let (status, content_length) = parse_response_head(&buf[..head_len]);
+    let want = usize::try_from(content_length.min(MAX_LOST_BODY)).unwrap_or(0);
+    let mut body = buf.split_off(head_len);
+    while body.len() < want {
+        match timeout(IDLE, upstream.read(&mut scratch)).await {
+            Ok(Ok(n)) if n > 0 => body.extend_from_slice(&scratch[..n]),
+            _ => break,
+        }
+    }
+    body.truncate(want);
+    (status, body)
 }
 
 /// Reads and discards what the client sends until it closes the connection
@@ -283,58 +396,7 @@ enum Action {
     Reset,
     FailPart,
     Silent,
-}
-
-/// The parts of a request head the proxy needs.
-#[derive(Debug, PartialEq, Eq)]
-struct Head {
-    upload_part: Option<i32>,
-    content_length: u64,
-    chunked: bool,
-}
-
-fn parse_head(head: &[u8]) -> Head {
-    let text = String::from_utf8_lossy(head);
-    let mut lines = text.split("\r\n");
-    let mut request_line = lines.next().unwrap_or_default().split(' ');
-    let method = request_line.next().unwrap_or_default();
-    let target = request_line.next().unwrap_or_default();
-    let upload_part = if method == "PUT" && target.contains("uploadId=") {
-        part_number(target)
-    } else {
-        None
-    };
-    let mut content_length = 0;
-    let mut chunked = false;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let name = name.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            content_length = value.trim().parse().unwrap_or(0);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value.to_ascii_lowercase().contains("chunked");
-        }
-    }
-    Head {
-        upload_part,
-        content_length,
-        chunked,
-    }
-}
-
-/// The `partNumber` in a request target's query.
-fn part_number(target: &str) -> Option<i32> {
-    let (_, query) = target.split_once('?')?;
-    query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("partNumber="))
-        .and_then(|n| n.parse().ok())
-}
-
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+    LoseResponse,
 }
 
 /// Appends what the client sends next to `buf`; 0 at end of stream.
@@ -398,12 +460,19 @@ async fn pump(client: &mut ReadHalf<'_>, upstream: &mut WriteHalf<'_>, shared: &
         let action = {
             let mut stats = shared.stats();
             stats.requests += 1;
-            if let Some(part) = head.upload_part {
+            if let Some(part) = head.upload_part() {
                 *stats.upload_parts_seen.entry(part).or_default() += 1;
             }
+            let lose = shared
+                .faults
+                .lose_response
+                .filter(|lose| head.request == Some(lose.to));
             let action =
-                if head.upload_part.is_some() && head.upload_part == shared.faults.fail_part {
+                if head.upload_part().is_some() && head.upload_part() == shared.faults.fail_part {
                     Action::FailPart
+                } else if lose.is_some_and(|lose| stats.lost < u64::from(lose.times)) {
+                    stats.lost += 1;
+                    Action::LoseResponse
                 } else {
                     let r = shared.draw();
                     if r < shared.faults.reset_fraction {
@@ -418,7 +487,7 @@ async fn pump(client: &mut ReadHalf<'_>, upstream: &mut WriteHalf<'_>, shared: &
                 Action::Reset => stats.resets += 1,
                 Action::FailPart => stats.part_failures += 1,
                 Action::Silent => stats.silent += 1,
-                Action::Forward => {}
+                Action::Forward | Action::LoseResponse => {}
             }
             action
         };
@@ -438,7 +507,7 @@ async fn pump(client: &mut ReadHalf<'_>, upstream: &mut WriteHalf<'_>, shared: &
                 }
                 return End::Reset;
             }
-            Action::Forward => {
+            Action::Forward | Action::LoseResponse => {
                 let whole_head: Vec<u8> = buf.drain(..head_len).collect();
                 if upstream.write_all(&whole_head).await.is_err() {
                     return End::UpstreamClosed;
@@ -455,12 +524,23 @@ async fn pump(client: &mut ReadHalf<'_>, upstream: &mut WriteHalf<'_>, shared: &
                 {
                     return End::ClientClosed;
                 }
-                if let Some(part) = head.upload_part {
-                    *shared
-                        .stats()
-                        .upload_parts_forwarded
-                        .entry(part)
-                        .or_default() += 1;
+                {
+                    let mut stats = shared.stats();
+                    if let Some(part) = head.upload_part() {
+                        *stats.upload_parts_forwarded.entry(part).or_default() += 1;
+                    }
+                    if let Some(request) = head.request {
+                        *stats
+                            .forwarded
+                            .entry(kind_name(request).to_owned())
+                            .or_default() += 1;
+                    }
+                }
+                if matches!(action, Action::LoseResponse) {
+                    // Return in the same poll as the last write: the server
+                    // cannot have answered yet, so the response pump has
+                    // passed nothing of the answer on.
+                    return End::LoseResponse(head.request_line);
                 }
             }
         }
@@ -471,28 +551,6 @@ async fn pump(client: &mut ReadHalf<'_>, upstream: &mut WriteHalf<'_>, shared: &
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_upload_part_heads() {
-        let head = b"PUT /b/k?partNumber=12&uploadId=abc&x-id=UploadPart HTTP/1.1\r\nHost: x\r\ncontent-length: 42\r\n\r\n";
-        assert_eq!(
-            parse_head(head),
-            Head {
-                upload_part: Some(12),
-                content_length: 42,
-                chunked: false
-            }
-        );
-        let put_object = b"PUT /b/k HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
-        assert_eq!(
-            parse_head(put_object),
-            Head {
-                upload_part: None,
-                content_length: 0,
-                chunked: true
-            }
-        );
-    }
 
     /// An upstream that accepts connections and reports how many bytes each
     /// one delivered before it closed.
@@ -571,6 +629,114 @@ mod tests {
         assert_eq!(stats.part_failures, 1);
         assert_eq!(stats.upload_parts_seen, BTreeMap::from([(1, 1), (2, 1)]));
         assert_eq!(stats.upload_parts_forwarded, BTreeMap::from([(1, 1)]));
+    }
+
+    /// An upstream that reads one request per connection (head, then
+    /// `Content-Length` bytes), reports its size, and answers 200 with a
+    /// 5-byte body.
+    async fn answering_upstream() -> (SocketAddr, tokio::sync::mpsc::Receiver<usize>) {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            for _ in 0..16 {
+                let Ok((mut conn, _)) = listener.accept().await else {
+                    break;
+                };
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut chunk = vec![0; 4096];
+                    for _ in 0..1000 {
+                        if let Some(end) = find_head_end(&buf) {
+                            if buf.len() >= end + parse_head(&buf[..end]).content_length as usize {
+                                break;
+                            }
+                        }
+                        match timeout(Duration::from_secs(10), conn.read(&mut chunk)).await {
+                            Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                            _ => return,
+                        }
+                    }
+                    let _ = tx.send(buf.len()).await;
+                    let _ = conn
+                        .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+                        .await;
+                    let _ = timeout(Duration::from_secs(10), conn.read(&mut chunk)).await;
+                });
+            }
+        });
+        (addr, rx)
+    }
+
+    /// Sends `request` and reads until the proxy closes or resets.
+    async fn exchange(proxy: &Proxy, request: &[u8]) -> (Vec<u8>, Option<io::ErrorKind>) {
+        let mut conn = TcpStream::connect(proxy.addr()).await.unwrap();
+        conn.write_all(request).await.unwrap();
+        let mut got = Vec::new();
+        let mut chunk = [0; 256];
+        for _ in 0..100 {
+            match timeout(Duration::from_secs(10), conn.read(&mut chunk)).await {
+                Ok(Ok(0)) => return (got, None),
+                Ok(Ok(n)) => {
+                    got.extend_from_slice(&chunk[..n]);
+                    if got.ends_with(b"hello") {
+                        return (got, None);
+                    }
+                }
+                Ok(Err(e)) => return (got, Some(e.kind())),
+                Err(_) => panic!("no answer and no reset in 10 s"),
+            }
+        }
+        (got, None)
+    }
+
+    #[tokio::test]
+    async fn loses_the_response_after_the_server_answered() {
+        let (upstream, mut delivered) = answering_upstream().await;
+        let proxy = Proxy::start(
+            upstream,
+            Faults {
+                lose_response: Some(LoseResponse {
+                    to: S3Request::CompleteMultipartUpload,
+                    times: 1,
+                }),
+                ..Faults::default()
+            },
+        )
+        .await
+        .unwrap();
+        let complete =
+            b"POST /b/k?uploadId=u HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n<parts>";
+
+        // The first is answered by the server, whole, but the client only
+        // sees a reset.
+        let (got, error) = exchange(&proxy, complete).await;
+        assert_eq!(delivered.recv().await, Some(complete.len()));
+        assert_eq!(
+            (got.as_slice(), error),
+            (&b""[..], Some(io::ErrorKind::ConnectionReset))
+        );
+        // The second gets the answer.
+        let (got, error) = exchange(&proxy, complete).await;
+        assert_eq!(delivered.recv().await, Some(complete.len()));
+        assert_eq!(error, None);
+        assert!(got.starts_with(b"HTTP/1.1 200 OK"), "{got:?}");
+
+        let stats = proxy.stats();
+        assert_eq!(stats.lost, 1);
+        assert_eq!(
+            stats.lost_responses,
+            [LostResponse {
+                request_line: "POST /b/k?uploadId=u HTTP/1.1".to_owned(),
+                status: 200,
+                body: b"hello".to_vec(),
+            }]
+        );
+        assert_eq!(
+            stats.forwarded,
+            BTreeMap::from([("CompleteMultipartUpload".to_owned(), 2)])
+        );
     }
 
     #[tokio::test]
