@@ -122,7 +122,7 @@ pub struct LoseResponse {
 }
 
 /// A response the proxy kept from the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct LostResponse {
     /// The request's line (`POST /bucket/key?uploads HTTP/1.1`).
     pub request_line: String,
@@ -132,6 +132,17 @@ pub struct LostResponse {
     /// The start of the answer's body (at most 1 MiB), by its
     /// `Content-Length`.
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for LostResponse {
+    /// The body as text (lossily), since S3 answers in XML.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LostResponse")
+            .field("request_line", &self.request_line)
+            .field("status", &self.status)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
+    }
 }
 
 /// What the proxy saw and did.

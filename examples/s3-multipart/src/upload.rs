@@ -2,6 +2,7 @@
 //! persevere with its own policy, and a resumable state when a part gives up.
 
 use crate::classify::S3Errors;
+use crate::lost::{self, Found, OrphanCleanup};
 use crate::source;
 use crate::state::ResumeState;
 use aws_sdk_s3::Client;
@@ -127,6 +128,13 @@ pub struct UploadReport {
     pub parts: Vec<PartReport>,
     /// How long the parts took, from the first to the last.
     pub elapsed: Duration,
+    /// Uploads for the key that this run started and did not use (a
+    /// `CreateMultipartUpload` whose response was lost), aborted: see
+    /// [`lost`].
+    pub orphans_aborted: Vec<String>,
+    /// What went wrong on the side, without stopping the upload (an orphan
+    /// that could not be looked for or aborted).
+    pub warnings: Vec<String>,
 }
 
 impl UploadReport {
@@ -165,8 +173,22 @@ pub struct Completed {
     pub report: UploadReport,
     /// The final state: every part with its ETag.
     pub state: ResumeState,
-    /// The object's ETag, as `CompleteMultipartUpload` answered.
+    /// The object's ETag, as `CompleteMultipartUpload` answered (or
+    /// `HeadObject`, for a [`Completion::Confirmed`] upload).
     pub etag: Option<String>,
+    /// How the completion is known.
+    pub completion: Completion,
+}
+
+/// How an upload is known to be complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// `CompleteMultipartUpload` answered success.
+    Answered,
+    /// A retried `CompleteMultipartUpload` answered `NoSuchUpload` (an
+    /// earlier attempt had completed it, and its response was lost), and
+    /// `HeadObject` found this upload's object at the key.
+    Confirmed,
 }
 
 /// An upload that stopped before it completed, and the state to resume it.
@@ -198,6 +220,17 @@ pub enum UploadError {
     Source(io::Error),
     /// The saved state does not belong to this source.
     Mismatch(String),
+    /// A retried `CompleteMultipartUpload` answered `NoSuchUpload`, and the
+    /// object at the key is not (or cannot be shown to be) this upload's.
+    /// The upload is gone: it cannot be resumed.
+    Unconfirmed {
+        /// The upload id.
+        upload_id: String,
+        /// The bucket and key, `bucket/key`.
+        object: String,
+        /// What `HeadObject` found there.
+        found: Found,
+    },
 }
 
 impl UploadError {
@@ -228,6 +261,15 @@ impl fmt::Display for UploadError {
             UploadError::Request { operation, message } => write!(f, "{operation}: {message}"),
             UploadError::Source(e) => write!(f, "reading the source: {e}"),
             UploadError::Mismatch(m) => write!(f, "the saved state does not match: {m}"),
+            UploadError::Unconfirmed {
+                upload_id,
+                object,
+                found,
+            } => write!(
+                f,
+                "CompleteMultipartUpload of upload {upload_id} answered NoSuchUpload on a retry, \
+                 and {object} holds {found}, not this upload's object"
+            ),
         }
     }
 }
@@ -343,7 +385,10 @@ pub async fn upload(
     source: &Path,
 ) -> Result<Completed, UploadError> {
     let (sha256, total_size) = hash(source).await?;
+    let create_started = Instant::now();
+    let mut create_attempts = 0u32;
     let created = control(opts, || {
+        create_attempts += 1;
         client
             .create_multipart_upload()
             .bucket(&opts.bucket)
@@ -359,6 +404,12 @@ pub async fn upload(
             message: "the response has no upload id".to_owned(),
         })?
         .to_owned();
+    // A lost response to an earlier attempt may have left an upload behind.
+    let cleanup = if create_attempts > 1 {
+        lost::abort_orphans(client, opts, &upload_id, create_started.elapsed()).await
+    } else {
+        OrphanCleanup::default()
+    };
     let state = ResumeState {
         bucket: opts.bucket.clone(),
         key: opts.key.clone(),
@@ -368,7 +419,7 @@ pub async fn upload(
         source_sha256: sha256,
         completed: Vec::new(),
     };
-    finish(client, opts, source, state).await
+    finish(client, opts, source, state, cleanup).await
 }
 
 /// Resumes an upload from a saved `state`: uploads only its missing parts
@@ -397,7 +448,7 @@ pub async fn resume(
         part_size: state.part_size,
         ..opts.clone()
     };
-    finish(client, &opts, source, state).await
+    finish(client, &opts, source, state, OrphanCleanup::default()).await
 }
 
 /// Gives up on an upload: `AbortMultipartUpload` frees the parts the server
@@ -452,6 +503,7 @@ async fn finish(
     opts: &UploadOptions,
     source: &Path,
     mut state: ResumeState,
+    cleanup: OrphanCleanup,
 ) -> Result<Completed, UploadError> {
     let started = Instant::now();
     let mut reports = BTreeMap::new();
@@ -529,6 +581,8 @@ async fn finish(
         upload_id: state.upload_id.clone(),
         parts: reports.into_values().collect(),
         elapsed: started.elapsed(),
+        orphans_aborted: cleanup.aborted,
+        warnings: cleanup.warnings,
     };
     if !state.missing_parts().is_empty() {
         return Err(UploadError::Incomplete(Box::new(Incomplete {
@@ -564,9 +618,30 @@ async fn finish(
     match completed {
         Ok(out) => Ok(Completed {
             etag: out.e_tag().map(str::to_owned),
+            completion: Completion::Answered,
             report,
             state,
         }),
+        Err(err)
+            if lost::is_lost_completion(
+                err.attempts(),
+                err.last_error().and_then(ProvideErrorMetadata::code),
+            ) =>
+        {
+            match lost::find_object(client, opts, &state).await {
+                Found::ThisUpload { etag } => Ok(Completed {
+                    etag: Some(etag),
+                    completion: Completion::Confirmed,
+                    report,
+                    state,
+                }),
+                found => Err(UploadError::Unconfirmed {
+                    object: format!("{}/{}", state.bucket, state.key),
+                    upload_id: state.upload_id,
+                    found,
+                }),
+            }
+        }
         Err(err) => Err(UploadError::Incomplete(Box::new(Incomplete {
             complete_error: Some(error_chain(&err)),
             state,

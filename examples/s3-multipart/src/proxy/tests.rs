@@ -96,10 +96,10 @@ async fn answering_upstream() -> (SocketAddr, tokio::sync::mpsc::Receiver<usize>
                 let mut buf = Vec::new();
                 let mut chunk = vec![0; 4096];
                 for _ in 0..1000 {
-                    if let Some(end) = find_head_end(&buf) {
-                        if buf.len() >= end + parse_head(&buf[..end]).content_length as usize {
-                            break;
-                        }
+                    if let Some(end) = find_head_end(&buf)
+                        && buf.len() >= end + parse_head(&buf[..end]).content_length as usize
+                    {
+                        break;
                     }
                     match timeout(Duration::from_secs(10), conn.read(&mut chunk)).await {
                         Ok(Ok(n)) if n > 0 => buf.extend_from_slice(&chunk[..n]),
