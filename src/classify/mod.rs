@@ -16,6 +16,7 @@
 pub mod http;
 pub mod io;
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;
 
 use std::time::Duration;
