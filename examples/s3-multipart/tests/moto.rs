@@ -150,8 +150,11 @@ async fn silent_connections_hit_the_attempt_timeout_and_the_upload_completes() {
         },
     )
     .await;
+    // 5 s: long enough that a whole 5 MiB part reaches moto in time on a
+    // loaded 2-core machine (at 2 s, slow forwarded attempts timed out too
+    // and parts ran out of attempts), far short of the 30 s hold.
     let opts = UploadOptions {
-        attempt_timeout: Duration::from_secs(2),
+        attempt_timeout: Duration::from_secs(5),
         ..options("persevere-silent", "silent.bin", 8)
     };
     let file = generated("silent.bin", 3);
