@@ -205,6 +205,7 @@ pub fn is_idempotent_method(method: &str) -> bool {
 /// assert_eq!(c.server_delay(), Some(Duration::from_millis(250)));
 /// ```
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub fn classify_parts(status: ::http::StatusCode, headers: &::http::HeaderMap) -> Classification {
     let verdict = classify_status(status.as_u16());
     if verdict.is_terminal() {
@@ -241,6 +242,7 @@ pub fn classify_parts(status: ::http::StatusCode, headers: &::http::HeaderMap) -
 /// assert!(!is_idempotent(&Method::PATCH));
 /// ```
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub fn is_idempotent(method: &::http::Method) -> bool {
     method.is_idempotent()
 }

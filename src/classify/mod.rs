@@ -19,6 +19,7 @@ pub mod cloud_storage;
 pub mod http;
 pub mod io;
 #[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;
 
 use std::time::Duration;

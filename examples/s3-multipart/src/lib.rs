@@ -9,9 +9,14 @@
 //! finished parts with their ETags) that [`upload::resume`] takes to upload
 //! only the missing parts.
 //!
+//! A lost response (a `CreateMultipartUpload` or `CompleteMultipartUpload`
+//! that succeeded on the server, answered to nobody) is settled by [`lost`]:
+//! the orphaned upload is aborted, the completed object is confirmed by
+//! `HeadObject`.
+//!
 //! [`proxy`] is a fault-injecting TCP proxy for loopback tests: it resets
-//! requests mid-body, holds some silent, and can fail every request for one
-//! part number.
+//! requests mid-body, holds some silent, can fail every request for one
+//! part number, and can lose a response after the server has acted on it.
 //!
 //! See `README.md` beside this crate for the commands.
 
@@ -20,6 +25,7 @@
 
 pub mod classify;
 pub mod client;
+pub mod lost;
 pub mod proxy;
 pub mod source;
 pub mod state;
@@ -27,6 +33,6 @@ pub mod upload;
 pub mod verify;
 
 pub use classify::{S3Errors, classify_sdk_error};
-pub use proxy::{Faults, Proxy, ProxyStats};
+pub use proxy::{Faults, LoseResponse, LostResponse, Proxy, ProxyStats, S3Request};
 pub use state::{CompletedPart, ResumeState};
-pub use upload::{Completed, PartReport, UploadError, UploadOptions, UploadReport};
+pub use upload::{Completed, Completion, PartReport, UploadError, UploadOptions, UploadReport};

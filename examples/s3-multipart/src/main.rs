@@ -1,8 +1,8 @@
 //! `s3-multipart`: upload a file to an S3-compatible server in parts, each
 //! part retried by persevere, resumable when a part gives up. See README.md.
 
-use s3_multipart::proxy::{self, Faults, Proxy};
-use s3_multipart::upload::{self, PartOutcome, UploadError, UploadReport};
+use s3_multipart::proxy::{self, Faults, LoseResponse, Proxy, S3Request};
+use s3_multipart::upload::{self, Completion, PartOutcome, UploadError, UploadReport};
 use s3_multipart::{ResumeState, UploadOptions, client, source, verify};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,6 +31,9 @@ usage: s3-multipart --endpoint http://127.0.0.1:PORT [options]
   --silent-fraction F         hold this fraction of requests silent (0..1)
   --hold-secs N               how long a silent request is held at most (default 30)
   --fail-part N               reset every UploadPart request for part N
+  --lose-response REQUEST     lose the server's response to the first REQUEST:
+                              create, complete, or part:N (reset the client after
+                              the server has acted on it)
   --seed N                    seed for the fault decisions (default 1)
 
 exit status: 0 uploaded and verified, 2 incomplete (state saved: run again with --resume), 1 error";
@@ -88,6 +91,7 @@ fn parse_args() -> Result<Args, String> {
             "--silent-fraction" => faults.silent_fraction = num(&flag, value()?)?,
             "--hold-secs" => faults.hold = Duration::from_secs(num(&flag, value()?)?),
             "--fail-part" => faults.fail_part = Some(num(&flag, value()?)?),
+            "--lose-response" => faults.lose_response = Some(lose_response(&value()?)?),
             "--seed" => faults.seed = num(&flag, value()?)?,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown option {other}")),
@@ -110,6 +114,22 @@ fn parse_args() -> Result<Args, String> {
         options,
         faults,
     })
+}
+
+fn lose_response(value: &str) -> Result<LoseResponse, String> {
+    let to = match value {
+        "create" => S3Request::CreateMultipartUpload,
+        "complete" => S3Request::CompleteMultipartUpload,
+        _ => match value.strip_prefix("part:").map(str::parse) {
+            Some(Ok(n)) => S3Request::UploadPart(n),
+            _ => {
+                return Err(format!(
+                    "--lose-response: {value}: expected create, complete or part:N"
+                ));
+            }
+        },
+    };
+    Ok(LoseResponse { to, times: 1 })
 }
 
 #[tokio::main]
@@ -189,14 +209,20 @@ async fn run(args: Args) -> Result<ExitCode, Box<dyn std::error::Error>> {
     if let Some(proxy) = &proxy {
         let s = proxy.stats();
         println!(
-            "proxy: {} connections, {} requests, {} reset, {} held silent, {} failed on purpose",
-            s.connections, s.requests, s.resets, s.silent, s.part_failures
+            "proxy: {} connections, {} requests, {} reset, {} held silent, {} failed on purpose, {} responses lost",
+            s.connections, s.requests, s.resets, s.silent, s.part_failures, s.lost
         );
     }
 
     match result {
         Ok(done) => {
             print_report(&done.report);
+            if done.completion == Completion::Confirmed {
+                println!(
+                    "completed: the retried CompleteMultipartUpload answered NoSuchUpload; HeadObject found this upload's object (ETag {})",
+                    done.etag.as_deref().unwrap_or("none")
+                );
+            }
             let _ = std::fs::remove_file(&args.state);
             // upload() hashed the source (and resume() checked it against
             // the state): no second read of the file.
@@ -258,6 +284,12 @@ fn print_report(report: &UploadReport) {
         for line in &part.retries {
             println!("      {line}");
         }
+    }
+    for id in &report.orphans_aborted {
+        println!("  aborted upload {id}: started by this run's lost CreateMultipartUpload");
+    }
+    for warning in &report.warnings {
+        println!("  warning: {warning}");
     }
     println!(
         "total: {} attempts, {} retries, {:.1} MiB re-sent",

@@ -7,7 +7,10 @@
 //! `ECONNRESET`, or holds the connection silent so the client's attempt
 //! timeout must cut it. It can also reset every `UploadPart` request for one
 //! part number (`partNumber=N` in the request line), which forces that part
-//! to run out of attempts. Responses flow back untouched.
+//! to run out of attempts. And it can lose a response: forward a request
+//! whole, let the server answer, then reset the client's connection before
+//! any of the answer reaches it (the server did the work; the client cannot
+//! know). Other responses flow back untouched.
 //!
 //! Each decision is drawn from a seeded generator in the order requests
 //! arrive. The proxy binds only to 127.0.0.1, forwards only to a loopback
@@ -16,7 +19,12 @@
 //! [`lifetime`](Faults::lifetime), each connection lives at most 5 minutes
 //! and idles at most 60 s, and it stops when dropped.
 
+mod request;
+
+pub use request::S3Request;
+
 use crate::source::splitmix64;
+use request::{find_head_end, parse_head, parse_response_head};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -34,6 +42,8 @@ const IDLE: Duration = Duration::from_secs(60);
 const CONNECTION_LIMIT: Duration = Duration::from_secs(300);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_REQUESTS_PER_CONNECTION: usize = 10_000;
+/// The most of a lost response's body the proxy keeps.
+const MAX_LOST_BODY: u64 = 1024 * 1024;
 
 /// Which faults the proxy injects.
 ///
@@ -52,6 +62,10 @@ pub struct Faults {
     pub hold: Duration,
     /// Reset every `UploadPart` request for this part number.
     pub fail_part: Option<i32>,
+    /// Lose the response to the first [`LoseResponse::times`] requests of
+    /// one kind: forwarded whole and answered by the server, but the client
+    /// is reset (linger 0) before the answer reaches it.
+    pub lose_response: Option<LoseResponse>,
     /// Seeds the fault decisions.
     pub seed: u64,
     /// How many connections the proxy accepts before it stops accepting.
@@ -67,6 +81,7 @@ impl Default for Faults {
             silent_fraction: 0.0,
             hold: Duration::from_secs(30),
             fail_part: None,
+            lose_response: None,
             seed: 1,
             max_connections: 10_000,
             lifetime: Duration::from_secs(600),
@@ -77,7 +92,56 @@ impl Default for Faults {
 impl Faults {
     /// True if any fault is configured.
     pub fn any(&self) -> bool {
-        self.reset_fraction > 0.0 || self.silent_fraction > 0.0 || self.fail_part.is_some()
+        self.reset_fraction > 0.0
+            || self.silent_fraction > 0.0
+            || self.fail_part.is_some()
+            || self.lose_response.is_some_and(|lose| lose.times > 0)
+    }
+}
+
+/// Which responses the proxy loses: the first `times` requests that are
+/// `to`.
+///
+/// # Examples
+///
+/// ```
+/// use s3_multipart::proxy::{Faults, LoseResponse, S3Request};
+///
+/// let faults = Faults {
+///     lose_response: Some(LoseResponse { to: S3Request::CompleteMultipartUpload, times: 1 }),
+///     ..Faults::default()
+/// };
+/// assert!(faults.any());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoseResponse {
+    /// The kind of request whose response is lost.
+    pub to: S3Request,
+    /// How many of them, counted from the first the proxy reads.
+    pub times: u32,
+}
+
+/// A response the proxy kept from the client.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LostResponse {
+    /// The request's line (`POST /bucket/key?uploads HTTP/1.1`).
+    pub request_line: String,
+    /// The status the server answered with (0 if it answered no HTTP
+    /// status line before it closed or the proxy stopped waiting).
+    pub status: u16,
+    /// The start of the answer's body (at most 1 MiB), by its
+    /// `Content-Length`.
+    pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for LostResponse {
+    /// The body as text (lossily), since S3 answers in XML.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LostResponse")
+            .field("request_line", &self.request_line)
+            .field("status", &self.status)
+            .field("body", &String::from_utf8_lossy(&self.body))
+            .finish()
     }
 }
 
@@ -94,10 +158,18 @@ pub struct ProxyStats {
     pub silent: u64,
     /// Requests reset because they were for [`Faults::fail_part`].
     pub part_failures: u64,
+    /// Requests whose response the proxy chose to lose
+    /// ([`Faults::lose_response`]).
+    pub lost: u64,
     /// `UploadPart` requests read, by part number.
     pub upload_parts_seen: BTreeMap<i32, u32>,
     /// `UploadPart` requests forwarded whole to the server, by part number.
     pub upload_parts_forwarded: BTreeMap<i32, u32>,
+    /// Requests of each [`S3Request`] kind forwarded whole to the server
+    /// (those whose response was lost included).
+    pub forwarded: BTreeMap<String, u32>,
+    /// The responses lost on purpose, in order.
+    pub lost_responses: Vec<LostResponse>,
 }
 
 struct Shared {
@@ -105,6 +177,15 @@ struct Shared {
     faults: Faults,
     stats: Mutex<ProxyStats>,
     rng: Mutex<u64>,
+}
+
+/// The name [`ProxyStats::forwarded`] counts a request under.
+fn kind_name(request: S3Request) -> &'static str {
+    match request {
+        S3Request::CreateMultipartUpload => "CreateMultipartUpload",
+        S3Request::UploadPart(_) => "UploadPart",
+        S3Request::CompleteMultipartUpload => "CompleteMultipartUpload",
+    }
 }
 
 impl Shared {
@@ -231,6 +312,9 @@ enum End {
     UpstreamClosed,
     Reset,
     Silent,
+    /// The request was forwarded whole: read the server's answer, then reset
+    /// the client.
+    LoseResponse(String),
 }
 
 async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
@@ -261,8 +345,48 @@ async fn connection(mut client: TcpStream, shared: Arc<Shared>) {
             hold(&mut client, shared.faults.hold).await;
             let _ = upstream.set_zero_linger();
         }
+        End::LoseResponse(request_line) => {
+            // No byte of the answer has gone to the client: the request's
+            // last byte was written in the poll that ended the pump.
+            let (status, body) = read_response(&mut upstream).await;
+            let _ = client.set_zero_linger();
+            drop(client);
+            shared.stats().lost_responses.push(LostResponse {
+                request_line,
+                status,
+                body,
+            });
+        }
         End::ClientClosed | End::UpstreamClosed => {}
     }
+}
+
+/// Reads one response from the server: its status and the start of its
+/// body. Bounded by [`IDLE`] per read and [`MAX_HEAD`] and [`MAX_LOST_BODY`]
+/// in size; whatever arrived when the server closes or a bound is hit.
+async fn read_response(upstream: &mut TcpStream) -> (u16, Vec<u8>) {
+    let mut buf = Vec::with_capacity(READ_CHUNK);
+    let mut scratch = vec![0; READ_CHUNK];
+    let head_len = loop {
+        if let Some(end) = find_head_end(&buf) {
+            break end;
+        }
+        match timeout(IDLE, upstream.read(&mut scratch)).await {
+            Ok(Ok(n)) if n > 0 && buf.len() <= MAX_HEAD => buf.extend_from_slice(&scratch[..n]),
+            _ => return (0, buf),
+        }
+    };
+    let (status, content_length) = parse_response_head(&buf[..head_len]);
+    let want = usize::try_from(content_length.min(MAX_LOST_BODY)).unwrap_or(0);
+    let mut body = buf.split_off(head_len);
+    while body.len() < want {
+        match timeout(IDLE, upstream.read(&mut scratch)).await {
+            Ok(Ok(n)) if n > 0 => body.extend_from_slice(&scratch[..n]),
+            _ => break,
+        }
+    }
+    body.truncate(want);
+    (status, body)
 }
 
 /// Reads and discards what the client sends until it closes the connection
@@ -283,58 +407,7 @@ enum Action {
     Reset,
     FailPart,
     Silent,
-}
-
-/// The parts of a request head the proxy needs.
-#[derive(Debug, PartialEq, Eq)]
-struct Head {
-    upload_part: Option<i32>,
-    content_length: u64,
-    chunked: bool,
-}
-
-fn parse_head(head: &[u8]) -> Head {
-    let text = String::from_utf8_lossy(head);
-    let mut lines = text.split("\r\n");
-    let mut request_line = lines.next().unwrap_or_default().split(' ');
-    let method = request_line.next().unwrap_or_default();
-    let target = request_line.next().unwrap_or_default();
-    let upload_part = if method == "PUT" && target.contains("uploadId=") {
-        part_number(target)
-    } else {
-        None
-    };
-    let mut content_length = 0;
-    let mut chunked = false;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        let name = name.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            content_length = value.trim().parse().unwrap_or(0);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = value.to_ascii_lowercase().contains("chunked");
-        }
-    }
-    Head {
-        upload_part,
-        content_length,
-        chunked,
-    }
-}
-
-/// The `partNumber` in a request target's query.
-fn part_number(target: &str) -> Option<i32> {
-    let (_, query) = target.split_once('?')?;
-    query
-        .split('&')
-        .find_map(|pair| pair.strip_prefix("partNumber="))
-        .and_then(|n| n.parse().ok())
-}
-
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+    LoseResponse,
 }
 
 /// Appends what the client sends next to `buf`; 0 at end of stream.
@@ -398,12 +471,19 @@ async fn pump(client: &mut ReadHalf<'_>, upstream: &mut WriteHalf<'_>, shared: &
         let action = {
             let mut stats = shared.stats();
             stats.requests += 1;
-            if let Some(part) = head.upload_part {
+            if let Some(part) = head.upload_part() {
                 *stats.upload_parts_seen.entry(part).or_default() += 1;
             }
+            let lose = shared
+                .faults
+                .lose_response
+                .filter(|lose| head.request == Some(lose.to));
             let action =
-                if head.upload_part.is_some() && head.upload_part == shared.faults.fail_part {
+                if head.upload_part().is_some() && head.upload_part() == shared.faults.fail_part {
                     Action::FailPart
+                } else if lose.is_some_and(|lose| stats.lost < u64::from(lose.times)) {
+                    stats.lost += 1;
+                    Action::LoseResponse
                 } else {
                     let r = shared.draw();
                     if r < shared.faults.reset_fraction {
@@ -418,7 +498,7 @@ async fn pump(client: &mut ReadHalf<'_>, upstream: &mut WriteHalf<'_>, shared: &
                 Action::Reset => stats.resets += 1,
                 Action::FailPart => stats.part_failures += 1,
                 Action::Silent => stats.silent += 1,
-                Action::Forward => {}
+                Action::Forward | Action::LoseResponse => {}
             }
             action
         };
@@ -438,7 +518,7 @@ async fn pump(client: &mut ReadHalf<'_>, upstream: &mut WriteHalf<'_>, shared: &
                 }
                 return End::Reset;
             }
-            Action::Forward => {
+            Action::Forward | Action::LoseResponse => {
                 let whole_head: Vec<u8> = buf.drain(..head_len).collect();
                 if upstream.write_all(&whole_head).await.is_err() {
                     return End::UpstreamClosed;
@@ -455,12 +535,23 @@ async fn pump(client: &mut ReadHalf<'_>, upstream: &mut WriteHalf<'_>, shared: &
                 {
                     return End::ClientClosed;
                 }
-                if let Some(part) = head.upload_part {
-                    *shared
-                        .stats()
-                        .upload_parts_forwarded
-                        .entry(part)
-                        .or_default() += 1;
+                {
+                    let mut stats = shared.stats();
+                    if let Some(part) = head.upload_part() {
+                        *stats.upload_parts_forwarded.entry(part).or_default() += 1;
+                    }
+                    if let Some(request) = head.request {
+                        *stats
+                            .forwarded
+                            .entry(kind_name(request).to_owned())
+                            .or_default() += 1;
+                    }
+                }
+                if matches!(action, Action::LoseResponse) {
+                    // Return in the same poll as the last write: the server
+                    // cannot have answered yet, so the response pump has
+                    // passed nothing of the answer on.
+                    return End::LoseResponse(head.request_line);
                 }
             }
         }
@@ -469,115 +560,4 @@ async fn pump(client: &mut ReadHalf<'_>, upstream: &mut WriteHalf<'_>, shared: &
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_upload_part_heads() {
-        let head = b"PUT /b/k?partNumber=12&uploadId=abc&x-id=UploadPart HTTP/1.1\r\nHost: x\r\ncontent-length: 42\r\n\r\n";
-        assert_eq!(
-            parse_head(head),
-            Head {
-                upload_part: Some(12),
-                content_length: 42,
-                chunked: false
-            }
-        );
-        let put_object = b"PUT /b/k HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
-        assert_eq!(
-            parse_head(put_object),
-            Head {
-                upload_part: None,
-                content_length: 0,
-                chunked: true
-            }
-        );
-    }
-
-    /// An upstream that accepts connections and reports how many bytes each
-    /// one delivered before it closed.
-    async fn counting_upstream() -> (SocketAddr, tokio::sync::mpsc::Receiver<usize>) {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = tokio::sync::mpsc::channel(16);
-        tokio::spawn(async move {
-            for _ in 0..16 {
-                let Ok((mut conn, _)) = listener.accept().await else {
-                    break;
-                };
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    let mut total = 0;
-                    let mut buf = vec![0; 4096];
-                    while let Ok(Ok(n)) =
-                        timeout(Duration::from_secs(10), conn.read(&mut buf)).await
-                    {
-                        if n == 0 {
-                            break;
-                        }
-                        total += n;
-                    }
-                    let _ = tx.send(total).await;
-                });
-            }
-        });
-        (addr, rx)
-    }
-
-    fn upload_part_request(part: i32, body_len: usize) -> Vec<u8> {
-        let mut req = format!(
-            "PUT /b/k?partNumber={part}&uploadId=u HTTP/1.1\r\nHost: x\r\nContent-Length: {body_len}\r\n\r\n"
-        )
-        .into_bytes();
-        req.extend(std::iter::repeat_n(b'x', body_len));
-        req
-    }
-
-    #[tokio::test]
-    async fn fails_one_part_and_forwards_the_others() {
-        let (upstream, mut delivered) = counting_upstream().await;
-        let proxy = Proxy::start(
-            upstream,
-            Faults {
-                fail_part: Some(2),
-                ..Faults::default()
-            },
-        )
-        .await
-        .unwrap();
-
-        let whole = upload_part_request(1, 100_000);
-        let mut conn = TcpStream::connect(proxy.addr()).await.unwrap();
-        conn.write_all(&whole).await.unwrap();
-        conn.shutdown().await.unwrap();
-        drop(conn);
-        assert_eq!(delivered.recv().await, Some(whole.len()));
-
-        let failing = upload_part_request(2, 100_000);
-        let mut conn = TcpStream::connect(proxy.addr()).await.unwrap();
-        let _ = conn.write_all(&failing).await;
-        let mut byte = [0];
-        let read = timeout(Duration::from_secs(10), conn.read(&mut byte))
-            .await
-            .unwrap();
-        assert_eq!(
-            read.map_err(|e| e.kind()),
-            Err(io::ErrorKind::ConnectionReset)
-        );
-        let got = delivered.recv().await.unwrap();
-        assert!(got < failing.len(), "{got} of {} bytes", failing.len());
-
-        let stats = proxy.stats();
-        assert_eq!(stats.part_failures, 1);
-        assert_eq!(stats.upload_parts_seen, BTreeMap::from([(1, 1), (2, 1)]));
-        assert_eq!(stats.upload_parts_forwarded, BTreeMap::from([(1, 1)]));
-    }
-
-    #[tokio::test]
-    async fn refuses_a_non_loopback_upstream() {
-        let err = Proxy::start("192.0.2.1:80".parse().unwrap(), Faults::default())
-            .await
-            .unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-    }
-}
+mod tests;

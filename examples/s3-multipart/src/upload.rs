@@ -2,6 +2,7 @@
 //! persevere with its own policy, and a resumable state when a part gives up.
 
 use crate::classify::S3Errors;
+use crate::lost::{self, Found, OrphanCleanup};
 use crate::source;
 use crate::state::ResumeState;
 use aws_sdk_s3::Client;
@@ -13,13 +14,18 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart as S3CompletedPa
 use persevere::{Exponential, Limited, RetryError, RetryEvent, RetryPolicyExt, StopReason};
 use std::collections::BTreeMap;
 use std::error::Error;
-use std::fmt;
 use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
+
+mod error;
+mod report;
+
+pub use error::{UploadError, error_chain};
+pub use report::{Completed, Completion, Incomplete, PartOutcome, PartReport, UploadReport};
 
 /// How to upload: where to, in what parts, how many at once, and how
 /// persistently.
@@ -76,192 +82,6 @@ impl UploadOptions {
             attempt_timeout: Duration::from_secs(30),
         }
     }
-}
-
-/// How one part ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PartOutcome {
-    /// Uploaded in this run.
-    Uploaded,
-    /// Uploaded by an earlier run: not sent again.
-    AlreadyDone,
-    /// Gave up: why, and the last error.
-    Failed {
-        /// Why retrying stopped.
-        reason: StopReason,
-        /// The last attempt's error, with its causes.
-        error: String,
-    },
-    /// Never started, because another part hit a terminal error.
-    NotStarted,
-}
-
-/// What happened to one part.
-#[derive(Debug, Clone)]
-pub struct PartReport {
-    /// The part number, from 1.
-    pub part_number: i32,
-    /// Its size in bytes.
-    pub size: u64,
-    /// How many attempts it took in this run (0 if not sent).
-    pub attempts: u32,
-    /// How it ended.
-    pub outcome: PartOutcome,
-    /// One line per failed attempt that was retried.
-    pub retries: Vec<String>,
-}
-
-impl PartReport {
-    /// The bytes of this part sent again after a failed attempt.
-    pub fn bytes_resent(&self) -> u64 {
-        u64::from(self.attempts.saturating_sub(1)) * self.size
-    }
-}
-
-/// What happened in one run of an upload.
-#[derive(Debug, Clone)]
-pub struct UploadReport {
-    /// The multipart upload id.
-    pub upload_id: String,
-    /// Every part, in part-number order.
-    pub parts: Vec<PartReport>,
-    /// How long the parts took, from the first to the last.
-    pub elapsed: Duration,
-}
-
-impl UploadReport {
-    /// Attempts made for all parts in this run.
-    pub fn total_attempts(&self) -> u32 {
-        self.parts.iter().map(|p| p.attempts).sum()
-    }
-
-    /// Retries made for all parts in this run: attempts after each part's first.
-    pub fn total_retries(&self) -> u32 {
-        self.parts
-            .iter()
-            .map(|p| p.attempts.saturating_sub(1))
-            .sum()
-    }
-
-    /// Bytes sent again after failed attempts.
-    pub fn bytes_resent(&self) -> u64 {
-        self.parts.iter().map(PartReport::bytes_resent).sum()
-    }
-
-    /// The part numbers sent in this run (uploaded or not).
-    pub fn parts_sent(&self) -> Vec<i32> {
-        self.parts
-            .iter()
-            .filter(|p| p.attempts > 0)
-            .map(|p| p.part_number)
-            .collect()
-    }
-}
-
-/// A finished upload.
-#[derive(Debug, Clone)]
-pub struct Completed {
-    /// What happened in the run that finished it.
-    pub report: UploadReport,
-    /// The final state: every part with its ETag.
-    pub state: ResumeState,
-    /// The object's ETag, as `CompleteMultipartUpload` answered.
-    pub etag: Option<String>,
-}
-
-/// An upload that stopped before it completed, and the state to resume it.
-#[derive(Debug, Clone)]
-pub struct Incomplete {
-    /// Save this and pass it to [`resume`].
-    pub state: ResumeState,
-    /// What happened in this run.
-    pub report: UploadReport,
-    /// Why `CompleteMultipartUpload` failed, when every part was there.
-    pub complete_error: Option<String>,
-}
-
-/// Why an upload stopped.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum UploadError {
-    /// Some part gave up (or the completion did): the upload is still open
-    /// and can be resumed from the state inside.
-    Incomplete(Box<Incomplete>),
-    /// A request other than `UploadPart` gave up.
-    Request {
-        /// The S3 operation.
-        operation: &'static str,
-        /// Why it stopped, after how many attempts, and the last error.
-        message: String,
-    },
-    /// Reading the source failed.
-    Source(io::Error),
-    /// The saved state does not belong to this source.
-    Mismatch(String),
-}
-
-impl UploadError {
-    /// The state to resume from, if the upload can be resumed.
-    pub fn resume_state(&self) -> Option<&ResumeState> {
-        match self {
-            UploadError::Incomplete(incomplete) => Some(&incomplete.state),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for UploadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            UploadError::Incomplete(i) => {
-                write!(
-                    f,
-                    "upload {} is incomplete: parts {:?} are missing",
-                    i.state.upload_id,
-                    i.state.missing_parts()
-                )?;
-                if let Some(e) = &i.complete_error {
-                    write!(f, " (completing it failed: {e})")?;
-                }
-                Ok(())
-            }
-            UploadError::Request { operation, message } => write!(f, "{operation}: {message}"),
-            UploadError::Source(e) => write!(f, "reading the source: {e}"),
-            UploadError::Mismatch(m) => write!(f, "the saved state does not match: {m}"),
-        }
-    }
-}
-
-impl Error for UploadError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match self {
-            UploadError::Source(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<io::Error> for UploadError {
-    fn from(e: io::Error) -> Self {
-        UploadError::Source(e)
-    }
-}
-
-/// An error and its causes on one line, `outer: inner: innermost`, each
-/// cause shown once.
-pub fn error_chain(error: &(dyn Error + 'static)) -> String {
-    let mut out = error.to_string();
-    let mut next = error.source();
-    for _ in 0..32 {
-        let Some(cause) = next else { break };
-        let text = cause.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = cause.source();
-    }
-    out
 }
 
 fn describe_event<E: Error + 'static>(event: &RetryEvent<'_, E>) -> String {
@@ -343,7 +163,10 @@ pub async fn upload(
     source: &Path,
 ) -> Result<Completed, UploadError> {
     let (sha256, total_size) = hash(source).await?;
+    let create_started = Instant::now();
+    let mut create_attempts = 0u32;
     let created = control(opts, || {
+        create_attempts += 1;
         client
             .create_multipart_upload()
             .bucket(&opts.bucket)
@@ -359,6 +182,12 @@ pub async fn upload(
             message: "the response has no upload id".to_owned(),
         })?
         .to_owned();
+    // A lost response to an earlier attempt may have left an upload behind.
+    let cleanup = if create_attempts > 1 {
+        lost::abort_orphans(client, opts, &upload_id, create_started.elapsed()).await
+    } else {
+        OrphanCleanup::default()
+    };
     let state = ResumeState {
         bucket: opts.bucket.clone(),
         key: opts.key.clone(),
@@ -368,7 +197,7 @@ pub async fn upload(
         source_sha256: sha256,
         completed: Vec::new(),
     };
-    finish(client, opts, source, state).await
+    finish(client, opts, source, state, cleanup).await
 }
 
 /// Resumes an upload from a saved `state`: uploads only its missing parts
@@ -397,7 +226,7 @@ pub async fn resume(
         part_size: state.part_size,
         ..opts.clone()
     };
-    finish(client, &opts, source, state).await
+    finish(client, &opts, source, state, OrphanCleanup::default()).await
 }
 
 /// Gives up on an upload: `AbortMultipartUpload` frees the parts the server
@@ -452,6 +281,7 @@ async fn finish(
     opts: &UploadOptions,
     source: &Path,
     mut state: ResumeState,
+    cleanup: OrphanCleanup,
 ) -> Result<Completed, UploadError> {
     let started = Instant::now();
     let mut reports = BTreeMap::new();
@@ -529,6 +359,8 @@ async fn finish(
         upload_id: state.upload_id.clone(),
         parts: reports.into_values().collect(),
         elapsed: started.elapsed(),
+        orphans_aborted: cleanup.aborted,
+        warnings: cleanup.warnings,
     };
     if !state.missing_parts().is_empty() {
         return Err(UploadError::Incomplete(Box::new(Incomplete {
@@ -564,9 +396,30 @@ async fn finish(
     match completed {
         Ok(out) => Ok(Completed {
             etag: out.e_tag().map(str::to_owned),
+            completion: Completion::Answered,
             report,
             state,
         }),
+        Err(err)
+            if lost::is_lost_completion(
+                err.attempts(),
+                err.last_error().and_then(ProvideErrorMetadata::code),
+            ) =>
+        {
+            match lost::find_object(client, opts, &state).await {
+                Found::ThisUpload { etag } => Ok(Completed {
+                    etag: Some(etag),
+                    completion: Completion::Confirmed,
+                    report,
+                    state,
+                }),
+                found => Err(UploadError::Unconfirmed {
+                    object: format!("{}/{}", state.bucket, state.key),
+                    upload_id: state.upload_id,
+                    found,
+                }),
+            }
+        }
         Err(err) => Err(UploadError::Incomplete(Box::new(Incomplete {
             complete_error: Some(error_chain(&err)),
             state,

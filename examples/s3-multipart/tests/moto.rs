@@ -4,99 +4,16 @@
 //! `#[ignore]`d, so a plain `cargo test` lists them as ignored, and run
 //! without the variable they fail saying so.
 
-use aws_sdk_s3::Client;
-use persevere::{Exponential, RetryPolicyExt, StopReason};
-use s3_multipart::proxy::{self, Faults, Proxy};
+mod common;
+
+use common::*;
+use persevere::StopReason;
+use s3_multipart::proxy::Faults;
 use s3_multipart::upload::{self, PartOutcome, UploadError};
-use s3_multipart::{ResumeState, UploadOptions, client, source, verify};
+use s3_multipart::{ResumeState, UploadOptions, client};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-const ENDPOINT_VAR: &str = "S3_MULTIPART_ENDPOINT";
-const SIZE: u64 = 24 * source::MIB;
-const PART: u64 = 5 * source::MIB;
-
-fn endpoint() -> String {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(endpoint) if !endpoint.is_empty() => endpoint,
-        _ => panic!(
-            "{ENDPOINT_VAR} is not set: this test needs an S3-compatible server \
-             (.ci/s3-multipart starts moto on 127.0.0.1 and sets it)"
-        ),
-    }
-}
-
-fn generated(name: &str, seed: u64) -> PathBuf {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("s3-multipart")
-        .join(name);
-    source::generate(&path, SIZE, seed).unwrap();
-    path
-}
-
-/// 5 MiB parts (S3's minimum), 4 in flight, short delays (full jitter, as
-/// `Exponential::new()` has it).
-fn options(bucket: &str, key: &str, part_attempts: u32) -> UploadOptions {
-    let fast = Exponential::new()
-        .with_initial_delay(Duration::from_millis(50))
-        .with_max_delay(Duration::from_secs(1));
-    UploadOptions {
-        part_size: PART,
-        concurrency: 4,
-        part_policy: fast
-            .with_max_attempts(part_attempts)
-            .with_deadline(Duration::from_secs(120)),
-        control_policy: fast
-            .with_max_attempts(8)
-            .with_deadline(Duration::from_secs(60)),
-        attempt_timeout: Duration::from_secs(20),
-        ..UploadOptions::new(bucket, key)
-    }
-}
-
-/// A fault-injecting proxy in front of `endpoint`, and a client that goes
-/// through it.
-async fn proxied(endpoint: &str, faults: Faults) -> (Proxy, Client) {
-    let upstream = proxy::loopback_addr(endpoint).await.unwrap();
-    let proxy = Proxy::start(upstream, faults).await.unwrap();
-    let client = client::connect(&proxy.endpoint());
-    (proxy, client)
-}
-
-/// The object read back (through `endpoint`) has the source's SHA-256 and length, as the upload
-/// hashed them into its state (`resume` checks them against the file again).
-async fn assert_object_matches(endpoint: &str, opts: &UploadOptions, state: &ResumeState) {
-    assert_eq!(state.total_size, SIZE);
-    let client = client::connect(endpoint);
-    let got = verify::download_sha256(
-        &client,
-        &opts.bucket,
-        &opts.key,
-        opts.control_policy,
-        opts.attempt_timeout,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        got,
-        (state.source_sha256.clone(), SIZE),
-        "downloaded object differs from the source"
-    );
-}
-
-fn print_report(what: &str, report: &upload::UploadReport) {
-    eprintln!(
-        "{what}: attempts per part {:?}; {} retries; {} bytes re-sent",
-        report
-            .parts
-            .iter()
-            .map(|p| (p.part_number, p.attempts))
-            .collect::<Vec<_>>(),
-        report.total_retries(),
-        report.bytes_resent()
-    );
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs S3_MULTIPART_ENDPOINT (run .ci/s3-multipart)"]
@@ -233,8 +150,11 @@ async fn silent_connections_hit_the_attempt_timeout_and_the_upload_completes() {
         },
     )
     .await;
+    // 5 s: long enough that a whole 5 MiB part reaches moto in time on a
+    // loaded 2-core machine (at 2 s, slow forwarded attempts timed out too
+    // and parts ran out of attempts), far short of the 30 s hold.
     let opts = UploadOptions {
-        attempt_timeout: Duration::from_secs(2),
+        attempt_timeout: Duration::from_secs(5),
         ..options("persevere-silent", "silent.bin", 8)
     };
     let file = generated("silent.bin", 3);
