@@ -297,12 +297,13 @@ mod tests {
     #[test]
     fn coalesced_throttles_cut_the_rate_once_per_half_second() {
         let run = |coalesce: bool| {
+            // Sending 100 per second, in the half second that starts at 1 s.
             let mut state = Cubic {
                 measured_rate: 100.0,
                 coalesce,
-                ..Cubic::new(0.0)
+                ..Cubic::new(1.0)
             };
-            // Ten throttles within 0.1 s, then one 0.6 s later.
+            // Ten throttles within 0.1 s, then one in the next half second.
             let mut rates = Vec::new();
             for i in 0..10 {
                 state.update(1.0 + f64::from(i) / 100.0, true);
@@ -314,16 +315,14 @@ mod tests {
         };
         let sdk = run(false);
         let coalesced = run(true);
-        // The SDKs cut by 0.7 at every throttle, down to the floor.
+        // The SDKs cut by 0.7 at every throttle.
         assert_close(70.0, sdk[0]);
-        assert_close(0.5, sdk[9]);
-        // Coalesced: one cut for the burst, the next after half a second.
-        assert!(
-            coalesced[..10].iter().all(|&r| r == coalesced[0]),
-            "{coalesced:?}"
-        );
-        assert_close(70.0, coalesced[0]);
-        assert_close(70.0 * BETA, coalesced[10]);
+        assert_close(100.0 * BETA.powi(10), sdk[9]);
+        // Coalesced: one cut for the burst, the next after half a second,
+        // from the rate measured then: 11 responses in 0.5 s, smoothed.
+        assert!(coalesced[..10].iter().all(|&r| r == 70.0), "{coalesced:?}");
+        let measured = 22.0 * SMOOTH + 100.0 * (1.0 - SMOOTH);
+        assert_close(measured * BETA, coalesced[10]);
     }
 
     #[test]
