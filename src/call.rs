@@ -34,10 +34,8 @@ fn shown<E: Debug>(error: Option<&E>) -> &dyn Debug {
 #[derive(Debug)]
 pub(crate) struct CallState {
     attempt: u32,
-    /// Budget tokens this call's retries took.
-    taken: u32,
+    retries: Retries,
     start: Option<Instant>,
-    previous_delay: Option<Duration>,
     rng: JitterRng,
     /// Opened when the first attempt fails, so that a call that succeeds at
     /// once costs no span.
@@ -49,9 +47,8 @@ impl CallState {
     pub(crate) fn new(seed: Option<u64>) -> Self {
         CallState {
             attempt: 0,
-            taken: 0,
+            retries: Retries::default(),
             start: None,
-            previous_delay: None,
             rng: seed.map_or_else(JitterRng::from_entropy, JitterRng::from_seed),
             span: None,
         }
@@ -96,7 +93,7 @@ impl CallState {
     /// Reports the successful attempt to the budget.
     #[inline]
     pub(crate) fn succeeded<B: RetryBudget>(&self, budget: &B) {
-        budget.on_success(self.attempt > 1, self.taken);
+        budget.on_success(self.attempt > 1, self.retries.taken);
     }
 
     /// Handles a failed attempt, whose error is `failure` (`None` for an
@@ -126,7 +123,6 @@ impl CallState {
             Some(error) => classifier.classify(error),
             None => Classification::timeout(),
         };
-        budget.on_failure(verdict.kind());
         let start = self.start();
         let delay = match self.decide(policy, budget, verdict, start) {
             Decision::Retry(delay) => delay,
@@ -139,7 +135,7 @@ impl CallState {
             delay,
             elapsed: Elapsed::Since(start),
         });
-        let (attempt, taken) = (self.attempt, self.taken);
+        let (attempt, taken) = (self.attempt, self.retries.taken);
         tracing::info!(
             target: "persevere",
             parent: self.open_span(),
@@ -154,7 +150,8 @@ impl CallState {
         Ok(delay)
     }
 
-    /// The policy's decision, then the budget's for a retry.
+    /// The decision after a failed attempt, reading the clock as the policy
+    /// needs it.
     fn decide<P: RetryPolicy + ?Sized, B: RetryBudget>(
         &mut self,
         policy: &P,
@@ -162,32 +159,17 @@ impl CallState {
         verdict: Classification,
         start: Instant,
     ) -> Decision {
-        let Some(kind) = verdict.kind() else {
-            return Decision::Stop(StopReason::Terminal);
-        };
+        let attempt = self.attempt;
         // Under a deadline the decision needs the elapsed time: read the clock
         // once for the policy and the deadline check both.
-        let mut failed = match policy.deadline() {
-            Some(_) => AttemptContext::new(
-                self.attempt,
-                Instant::now().saturating_duration_since(start),
-            ),
-            None => AttemptContext::started_at(self.attempt, start),
-        }
-        .with_kind(kind)
-        .with_server_delay(verdict.server_delay());
-        if let Some(previous) = self.previous_delay {
-            failed = failed.with_previous_delay(previous);
-        }
-        let decision = policy::decide(policy, &failed, &mut self.rng);
-        if let Decision::Retry(delay) = decision {
-            let Some(tokens) = budget.try_withdraw(kind) else {
-                return Decision::Stop(StopReason::BudgetExhausted);
-            };
-            self.taken = self.taken.saturating_add(tokens);
-            self.previous_delay = Some(delay);
-        }
-        decision
+        let failed = || match policy.deadline() {
+            Some(_) => {
+                AttemptContext::new(attempt, Instant::now().saturating_duration_since(start))
+            }
+            None => AttemptContext::started_at(attempt, start),
+        };
+        self.retries
+            .decide(policy, budget, verdict, failed, &mut self.rng)
     }
 
     /// True when a retry would start at or after `deadline`. The decision
@@ -220,7 +202,7 @@ impl CallState {
     /// Reports the stop and builds the caller's error.
     fn give_up<E: Debug>(&mut self, reason: StopReason, last_error: Option<E>) -> RetryError<E> {
         let elapsed = self.elapsed();
-        let (attempts, taken) = (self.attempt, self.taken);
+        let (attempts, taken) = (self.attempt, self.retries.taken);
         tracing::warn!(
             target: "persevere",
             parent: self.open_span(),
@@ -237,5 +219,55 @@ impl CallState {
     fn open_span(&mut self) -> &Span {
         self.span
             .get_or_insert_with(|| tracing::info_span!(target: "persevere", "retry"))
+    }
+}
+
+/// What a call remembers of its retries, and the decision after a failed
+/// attempt, apart from the clock: the part of a call that every runner and
+/// the testing kit's replay share, so that they apply the same rules.
+#[derive(Debug, Default)]
+pub(crate) struct Retries {
+    /// Budget tokens this call's retries took.
+    pub(crate) taken: u32,
+    previous_delay: Option<Duration>,
+    /// The sum of the delays decided so far.
+    slept: Duration,
+}
+
+impl Retries {
+    /// After an attempt that failed with `verdict`: reports the failure to
+    /// the budget; stops on a terminal verdict; otherwise asks the policy,
+    /// held to its deadline by [`policy::decide`], about the failure that
+    /// `failed` describes (its attempt number and elapsed time), and for a
+    /// retry asks the budget.
+    pub(crate) fn decide<P: RetryPolicy + ?Sized, B: RetryBudget>(
+        &mut self,
+        policy: &P,
+        budget: &B,
+        verdict: Classification,
+        failed: impl FnOnce() -> AttemptContext,
+        rng: &mut JitterRng,
+    ) -> Decision {
+        budget.on_failure(verdict.kind());
+        let Some(kind) = verdict.kind() else {
+            return Decision::Stop(StopReason::Terminal);
+        };
+        let mut failed = failed()
+            .with_kind(kind)
+            .with_server_delay(verdict.server_delay())
+            .with_total_delay(self.slept);
+        if let Some(previous) = self.previous_delay {
+            failed = failed.with_previous_delay(previous);
+        }
+        let decision = policy::decide(policy, &failed, rng);
+        if let Decision::Retry(delay) = decision {
+            let Some(tokens) = budget.try_withdraw(kind) else {
+                return Decision::Stop(StopReason::BudgetExhausted);
+            };
+            self.taken = self.taken.saturating_add(tokens);
+            self.previous_delay = Some(delay);
+            self.slept = self.slept.saturating_add(delay);
+        }
+        decision
     }
 }
