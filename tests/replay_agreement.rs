@@ -4,128 +4,25 @@
 //! with a `ScriptedOp` playing the same script.
 
 use persevere::budget::{GrpcThrottle, NoBudget, RetryBudget, TokenBucket};
-use persevere::policy::{RetryAfter, by_kind, policy_fn};
+use persevere::policy::by_kind;
 use persevere::testing::{
     End, Entry, Outcome, Script, ScriptedOp, Step, Timeline, assert_timelines_eq, replay,
 };
 use persevere::{
-    Classification, Decision, Exponential, Fixed, Jitter, RetryEvent, RetryPolicy, RetryPolicyExt,
+    Classification, Decision, Exponential, Fixed, RetryEvent, RetryPolicy, RetryPolicyExt,
     StopReason,
 };
 use proptest::prelude::*;
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A random policy, with what it is made of for the failure report.
-#[derive(Clone)]
-struct Policy(Arc<dyn RetryPolicy>, String);
+#[path = "support/policies.rs"]
+mod policies;
 
-fn named(name: String, policy: impl RetryPolicy + 'static) -> Policy {
-    Policy(Arc::new(policy), name)
-}
-
-impl fmt::Debug for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.1)
-    }
-}
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-/// Whole milliseconds, or any nanosecond count, up to `max_ms`.
-fn delay(max_ms: u64) -> impl Strategy<Value = Duration> {
-    prop_oneof![
-        Just(Duration::ZERO),
-        (0..=max_ms).prop_map(ms),
-        (0..=max_ms * 1_000_000).prop_map(Duration::from_nanos),
-    ]
-}
-
-fn jitter() -> impl Strategy<Value = Jitter> {
-    prop_oneof![
-        Just(Jitter::None),
-        Just(Jitter::Full),
-        Just(Jitter::Equal),
-        Just(Jitter::Decorrelated),
-        delay(50).prop_map(Jitter::Additive),
-        (0.0f64..=1.0).prop_map(Jitter::Proportional),
-    ]
-}
-
-fn rule() -> impl Strategy<Value = RetryAfter> {
-    prop_oneof![
-        Just(RetryAfter::NotEarlier),
-        Just(RetryAfter::Capped),
-        Just(RetryAfter::AwsClamp)
-    ]
-}
-
-fn leaf() -> impl Strategy<Value = Policy> {
-    let exponential = (
-        delay(200),
-        delay(300),
-        1.0f64..3.0,
-        delay(3_000),
-        jitter(),
-        rule(),
-    )
-        .prop_map(|(initial, throttled, m, max, j, r)| {
-            let p = Exponential::new()
-                .with_initial_delay(initial)
-                .with_throttled_initial_delay(throttled)
-                .with_multiplier(m)
-                .with_max_delay(max)
-                .with_jitter(j)
-                .with_retry_after(r);
-            named(format!("{p:?}"), p)
-        });
-    let fixed = (delay(300), jitter(), rule()).prop_map(|(d, j, r)| {
-        let p = Fixed::new(d).with_jitter(j).with_retry_after(r);
-        named(format!("{p:?}"), p)
-    });
-    // Reads the elapsed time and the total delay, which follow the
-    // combinator's clock.
-    let clocked = Just(named(
-        "policy_fn(elapsed / 3 + total / 8)".into(),
-        policy_fn(|failed, _| {
-            let d = (failed.elapsed() / 3).min(ms(500)) + failed.total_delay() / 8;
-            Decision::Retry(d + Duration::from_nanos(1))
-        }),
-    ));
-    prop_oneof![3 => exponential, 2 => fixed, 1 => clocked]
-}
+use policies::{Policy, composition, delay, ms, named};
 
 fn policy() -> impl Strategy<Value = Policy> {
-    let tree = leaf().prop_recursive(3, 12, 3, |inner| {
-        prop_oneof![
-            (inner.clone(), inner.clone(), inner.clone()).prop_map(|(t, h, o)| named(
-                format!("by_kind({t:?}).throttled({h:?}).timeout({o:?})"),
-                by_kind(t.0).throttled(h.0).timeout(o.0)
-            )),
-            (inner.clone(), 0u32..4, inner.clone())
-                .prop_map(|(a, n, b)| named(format!("{a:?}.chain({n}, {b:?})"), a.0.chain(n, b.0))),
-            (inner.clone(), inner.clone())
-                .prop_map(|(a, b)| named(format!("{a:?}.larger({b:?})"), a.0.larger(b.0))),
-            (inner.clone(), inner.clone())
-                .prop_map(|(a, b)| named(format!("{a:?}.plus({b:?})"), a.0.plus(b.0))),
-            (inner.clone(), delay(100), delay(2_000)).prop_map(|(p, lo, hi)| named(
-                format!("{p:?}.at_least({lo:?}).at_most({hi:?})"),
-                p.0.at_least(lo).at_most(hi)
-            )),
-            (inner.clone(), delay(3_000)).prop_map(|(p, max)| named(
-                format!("{p:?}.with_max_total_delay({max:?})"),
-                p.0.with_max_total_delay(max)
-            )),
-            // A deadline deep inside a composition reaches the whole.
-            (inner, 0u64..4_000).prop_map(|(p, d)| named(
-                format!("{p:?}.with_deadline({d}ms)"),
-                p.0.with_deadline(ms(d))
-            )),
-        ]
-    });
+    let tree = composition(false);
     // Always capped, so that every call ends; whole-millisecond deadlines.
     (tree, 1u32..10, proptest::option::of(0u64..5_000)).prop_map(|(p, cap, deadline)| {
         let name = format!("{p:?}.with_max_attempts({cap})");
@@ -346,7 +243,9 @@ fn an_attempt_ending_with_its_timer_counts_as_ended() {
     let on_the_timeout = Script::always(fail.taking(ms(100)));
     let policy_with_deadline = named(
         "deadline".into(),
-        Fixed::new(ms(10)).with_max_attempts(3).with_deadline(ms(210)),
+        Fixed::new(ms(10))
+            .with_max_attempts(3)
+            .with_deadline(ms(210)),
     );
     let cases = [
         (&policy, Some(ms(100)), &on_the_timeout),
@@ -363,7 +262,16 @@ fn an_attempt_ending_with_its_timer_counts_as_ended() {
     }
     // The third attempt starts at 220 ms, past the 210 ms deadline: the
     // second ends on the deadline's tick, then the call stops.
-    let (real, _) = real_run(&policy_with_deadline, &on_the_timeout, BudgetKind::None, None, 0);
+    let (real, _) = real_run(
+        &policy_with_deadline,
+        &on_the_timeout,
+        BudgetKind::None,
+        None,
+        0,
+    );
     assert_eq!(real.attempts.len(), 2);
-    assert_eq!(real.attempts[1].outcome, Outcome::Failed(Classification::transient()));
+    assert_eq!(
+        real.attempts[1].outcome,
+        Outcome::Failed(Classification::transient())
+    );
 }
