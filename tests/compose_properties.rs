@@ -6,11 +6,12 @@
 mod policies;
 
 use persevere::policy::{ByKind, decide, policy_fn};
+use persevere::testing::{End, Script, Step, replay};
 use persevere::{
-    AttemptContext, Decision, JitterRng, RetryKind, RetryPolicy, RetryPolicyExt, StopReason,
-    schedule,
+    AttemptContext, Classification, Decision, JitterRng, RetryKind, RetryPolicy, RetryPolicyExt,
+    StopReason, schedule,
 };
-use policies::{Policy, any_duration, composition, leaf};
+use policies::{Policy, any_duration, composition, delay, leaf};
 use proptest::prelude::*;
 use std::time::Duration;
 
@@ -53,6 +54,11 @@ fn starts(c: &AttemptContext, d: Duration) -> Duration {
             .saturating_add(wait)
             .saturating_add(Duration::from_nanos(999_999))
     }
+}
+
+/// Mostly up to `max_ms` milliseconds, sometimes any duration at all.
+fn near_or_any(max_ms: u64) -> impl Strategy<Value = Duration> {
+    prop_oneof![3 => delay(max_ms), 1 => any_duration()]
 }
 
 fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
@@ -232,5 +238,52 @@ proptest! {
         prop_assert_eq!(x.clone().at_most(Duration::ZERO).deadline(), a.0.deadline());
         prop_assert_eq!(x.with_max_total_delay(Duration::ZERO).deadline(), a.0.deadline());
         prop_assert_eq!(policy_fn(|_, _| Decision::Retry(Duration::ZERO)).deadline(), None);
+    }
+
+    #[test]
+    fn a_replayed_call_keeps_the_cap_and_the_deadline_whatever_the_script(
+        p in composition(true),
+        cap in prop_oneof![1u32..12, Just(u32::MAX)],
+        deadline in proptest::option::of(near_or_any(5_000)),
+        timeout in proptest::option::of(near_or_any(500)),
+        steps in proptest::collection::vec(
+            (kind(), proptest::option::of(near_or_any(2_000)), near_or_any(400), 0u8..10),
+            0..12,
+        ),
+        seed in any::<u64>(),
+    ) {
+        let script: Script = steps
+            .into_iter()
+            .map(|(kind, asked, took, roll)| {
+                let verdict = match (roll, kind) {
+                    (0, _) => return Step::succeed().taking(took),
+                    (1, _) => Classification::terminal(),
+                    (_, RetryKind::Throttled) => Classification::throttled(),
+                    (_, RetryKind::Timeout) => Classification::timeout(),
+                    _ => Classification::transient(),
+                };
+                let verdict = asked.map_or(verdict, |a| verdict.with_server_delay(a));
+                Step::fail(verdict).taking(took)
+            })
+            .collect();
+        let limited = p.0.with_max_attempts(cap);
+        let mut planned = match deadline {
+            Some(d) => replay(Box::new(limited.with_deadline(d)) as Box<dyn RetryPolicy>),
+            None => replay(Box::new(limited) as Box<dyn RetryPolicy>),
+        }
+        .seed(seed)
+        .attempt_limit(50);
+        if let Some(t) = timeout {
+            planned = planned.attempt_timeout(t);
+        }
+        let t = planned.run(&script);
+        prop_assert!(!t.attempts.is_empty());
+        prop_assert!(t.attempts.len() as u64 <= u64::from(cap));
+        if let Some(d) = deadline {
+            prop_assert!(t.starts().iter().skip(1).all(|s| *s < d), "{}", t);
+        }
+        if cap < 50 {
+            prop_assert_ne!(t.end, End::AttemptLimit);
+        }
     }
 }
