@@ -34,12 +34,8 @@ fn shown<E: Debug>(error: Option<&E>) -> &dyn Debug {
 #[derive(Debug)]
 pub(crate) struct CallState {
     attempt: u32,
-    /// Budget tokens this call's retries took.
-    taken: u32,
-    /// Budget tokens the latest retry took.
-    last_taken: u32,
+    retries: Retries,
     start: Option<Instant>,
-    previous_delay: Option<Duration>,
     rng: JitterRng,
     /// Opened when the first attempt fails, so that a call that succeeds at
     /// once costs no span.
@@ -51,10 +47,8 @@ impl CallState {
     pub(crate) fn new(seed: Option<u64>) -> Self {
         CallState {
             attempt: 0,
-            taken: 0,
-            last_taken: 0,
+            retries: Retries::default(),
             start: None,
-            previous_delay: None,
             rng: seed.map_or_else(JitterRng::from_entropy, JitterRng::from_seed),
             span: None,
         }
@@ -99,7 +93,11 @@ impl CallState {
     /// Reports the successful attempt to the budget.
     #[inline]
     pub(crate) fn succeeded<B: RetryBudget>(&self, budget: &B) {
-        budget.on_success(self.attempt > 1, self.taken, self.last_taken);
+        budget.on_success(
+            self.attempt > 1,
+            self.retries.taken,
+            self.retries.last_taken,
+        );
     }
 
     /// Handles a failed attempt, whose error is `failure` (`None` for an
@@ -130,7 +128,6 @@ impl CallState {
             Some(error) => classifier.classify(error),
             None => Classification::timeout(),
         };
-        budget.on_failure(verdict.kind());
         let start = self.start();
         let delay = match self.decide(policy, budget, verdict, start, attempt_timeout) {
             Decision::Retry(delay) => delay,
@@ -143,7 +140,7 @@ impl CallState {
             delay,
             elapsed: Elapsed::Since(start),
         });
-        let (attempt, taken) = (self.attempt, self.taken);
+        let (attempt, taken) = (self.attempt, self.retries.taken);
         tracing::info!(
             target: "persevere",
             parent: self.open_span(),
@@ -158,8 +155,8 @@ impl CallState {
         Ok(delay)
     }
 
-    /// The policy's decision, then the budget's for a retry, and the wait a
-    /// rate limiter asks for, if longer than the policy's delay.
+    /// The decision after a failed attempt, reading the clock as the policy
+    /// needs it.
     fn decide<P: RetryPolicy + ?Sized, B: RetryBudget>(
         &mut self,
         policy: &P,
@@ -168,56 +165,23 @@ impl CallState {
         start: Instant,
         attempt_timeout: Option<Duration>,
     ) -> Decision {
-        let Some(kind) = verdict.kind() else {
-            return Decision::Stop(StopReason::Terminal);
-        };
+        let attempt = self.attempt;
         // Under a deadline the decision needs the elapsed time: read the clock
         // once for the policy and the deadline check both.
-        let mut failed = match policy.deadline() {
-            Some(_) => AttemptContext::new(
-                self.attempt,
-                Instant::now().saturating_duration_since(start),
-            ),
-            None => AttemptContext::started_at(self.attempt, start),
-        }
-        .with_kind(kind)
-        .with_server_delay(verdict.server_delay());
-        if let Some(previous) = self.previous_delay {
-            failed = failed.with_previous_delay(previous);
-        }
-        let decision = policy::decide(policy, &failed, &mut self.rng);
-        let Decision::Retry(delay) = decision else {
-            return decision;
+        let failed = || match policy.deadline() {
+            Some(_) => {
+                AttemptContext::new(attempt, Instant::now().saturating_duration_since(start))
+            }
+            None => AttemptContext::started_at(attempt, start),
         };
-        let Some(tokens) = budget.try_withdraw(kind) else {
-            return Decision::Stop(StopReason::BudgetExhausted);
-        };
-        self.taken = self.taken.saturating_add(tokens);
-        self.last_taken = tokens;
-        // Jitter grows from the policy's own delay, not from a limiter's wait.
-        self.previous_delay = Some(delay);
-        let max_wait = self.max_wait(policy.deadline(), attempt_timeout);
-        match budget.before_attempt(Some(kind), max_wait) {
-            Some(wait) => Decision::Retry(delay.max(wait)),
-            None => Decision::Stop(StopReason::RateLimited),
-        }
-    }
-
-    /// The longest the call may wait for a rate limiter before its next
-    /// attempt: at most the attempt timeout, and short enough that the
-    /// attempt starts before the deadline. Reads the clock (and starts it)
-    /// only under a deadline.
-    pub(crate) fn max_wait(
-        &mut self,
-        deadline: Option<Duration>,
-        attempt_timeout: Option<Duration>,
-    ) -> Option<Duration> {
-        let elapsed = if deadline.is_some() {
-            self.elapsed()
-        } else {
-            Duration::ZERO
-        };
-        max_wait_at(elapsed, deadline, attempt_timeout)
+        self.retries.decide(
+            policy,
+            budget,
+            verdict,
+            failed,
+            attempt_timeout,
+            &mut self.rng,
+        )
     }
 
     /// Starts the clock, if it has not started: a call's first attempt that
@@ -263,7 +227,7 @@ impl CallState {
     /// Reports the stop and builds the caller's error.
     fn give_up<E: Debug>(&mut self, reason: StopReason, last_error: Option<E>) -> RetryError<E> {
         let elapsed = self.elapsed();
-        let (attempts, taken) = (self.attempt, self.taken);
+        let (attempts, taken) = (self.attempt, self.retries.taken);
         tracing::warn!(
             target: "persevere",
             parent: self.open_span(),
@@ -280,6 +244,74 @@ impl CallState {
     fn open_span(&mut self) -> &Span {
         self.span
             .get_or_insert_with(|| tracing::info_span!(target: "persevere", "retry"))
+    }
+}
+
+/// What a call remembers of its retries, and the decision after a failed
+/// attempt, apart from the clock: the part of a call that every runner and
+/// the testing kit's replay share, so that they apply the same rules.
+#[derive(Debug, Default)]
+pub(crate) struct Retries {
+    /// Budget tokens this call's retries took.
+    pub(crate) taken: u32,
+    /// Budget tokens the latest retry took.
+    pub(crate) last_taken: u32,
+    previous_delay: Option<Duration>,
+    /// The sum of the delays decided so far.
+    slept: Duration,
+}
+
+impl Retries {
+    /// After an attempt that failed with `verdict`: reports the failure to
+    /// the budget; stops on a terminal verdict; otherwise asks the policy,
+    /// held to its deadline by [`policy::decide`], about the failure that
+    /// `failed` describes (its attempt number and elapsed time), and for a
+    /// retry asks the budget, then how long a rate limiter makes it wait
+    /// (the call sleeps the longer of that and the policy's delay).
+    pub(crate) fn decide<P: RetryPolicy + ?Sized, B: RetryBudget>(
+        &mut self,
+        policy: &P,
+        budget: &B,
+        verdict: Classification,
+        failed: impl FnOnce() -> AttemptContext,
+        attempt_timeout: Option<Duration>,
+        rng: &mut JitterRng,
+    ) -> Decision {
+        budget.on_failure(verdict.kind());
+        let Some(kind) = verdict.kind() else {
+            return Decision::Stop(StopReason::Terminal);
+        };
+        let mut failed = failed()
+            .with_kind(kind)
+            .with_server_delay(verdict.server_delay())
+            .with_total_delay(self.slept);
+        if let Some(previous) = self.previous_delay {
+            failed = failed.with_previous_delay(previous);
+        }
+        let decision = policy::decide(policy, &failed, rng);
+        let Decision::Retry(delay) = decision else {
+            return decision;
+        };
+        let Some(tokens) = budget.try_withdraw(kind) else {
+            return Decision::Stop(StopReason::BudgetExhausted);
+        };
+        self.taken = self.taken.saturating_add(tokens);
+        self.last_taken = tokens;
+        // Jitter grows from the policy's own delay, not from a limiter's wait.
+        self.previous_delay = Some(delay);
+        let deadline = policy.deadline();
+        let elapsed = if deadline.is_some() {
+            failed.elapsed()
+        } else {
+            Duration::ZERO
+        };
+        let max_wait = max_wait_at(elapsed, deadline, attempt_timeout);
+        let Some(wait) = budget.before_attempt(Some(kind), max_wait) else {
+            return Decision::Stop(StopReason::RateLimited);
+        };
+        let sleep = delay.max(wait);
+        self.slept = self.slept.saturating_add(sleep);
+        Decision::Retry(sleep)
     }
 }
 

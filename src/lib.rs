@@ -16,6 +16,7 @@ mod notify;
 pub mod policy;
 mod retry;
 mod rng;
+pub mod testing;
 
 pub use classify::{AlwaysRetry, Classification, Classify, RetryKind};
 pub use error::{ConfigError, RetryError, StopReason};

@@ -6,19 +6,33 @@
 //! random generator) lives in the call and is handed to the policy in an
 //! [`AttemptContext`]. Only the combinator sleeps.
 
+mod by_kind;
+mod chain;
+mod clamp;
+mod combine;
 mod exponential;
+mod ext;
 mod fixed;
 mod limits;
+mod policy_fn;
 pub mod presets;
 mod retry_after;
 mod schedule;
+mod total_delay;
 
+pub use by_kind::{ByKind, by_kind};
+pub use chain::Chain;
+pub use clamp::Clamped;
+pub use combine::{Larger, Plus};
 pub use exponential::Exponential;
+pub use ext::RetryPolicyExt;
 pub use fixed::Fixed;
 pub use limits::Limited;
+pub use policy_fn::{PolicyFn, policy_fn};
 pub use retry_after::{RetryAfter, decide};
 pub(crate) use retry_after::{longest_sleep_before, starts_before};
 pub use schedule::{Schedule, schedule};
+pub use total_delay::MaxTotalDelay;
 
 use crate::classify::RetryKind;
 use crate::elapsed::Elapsed;
@@ -160,6 +174,7 @@ pub struct AttemptContext {
     previous_delay: Option<Duration>,
     kind: RetryKind,
     server_delay: Option<Duration>,
+    total_delay: Duration,
 }
 
 impl AttemptContext {
@@ -184,6 +199,7 @@ impl AttemptContext {
             previous_delay: None,
             kind: RetryKind::Transient,
             server_delay: None,
+            total_delay: Duration::ZERO,
         }
     }
 
@@ -241,6 +257,31 @@ impl AttemptContext {
     /// ```
     pub const fn with_server_delay(mut self, delay: Option<Duration>) -> Self {
         self.server_delay = delay;
+        self
+    }
+
+    /// Sets the sum of the delays slept before the attempt that failed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use persevere::AttemptContext;
+    /// use std::time::Duration;
+    ///
+    /// let c = AttemptContext::new(3, Duration::from_secs(9)).with_total_delay(Duration::from_secs(3));
+    /// assert_eq!(c.total_delay(), Duration::from_secs(3));
+    /// ```
+    pub const fn with_total_delay(mut self, total: Duration) -> Self {
+        self.total_delay = total;
+        self
+    }
+
+    /// The same failure as attempt number `attempt` of a policy that took
+    /// over the call, with no previous delay: what the second policy of a
+    /// [`Chain`] sees.
+    pub(crate) const fn renumbered(mut self, attempt: u32) -> Self {
+        self.attempt = if attempt == 0 { 1 } else { attempt };
+        self.previous_delay = None;
         self
     }
 
@@ -307,42 +348,29 @@ impl AttemptContext {
     pub const fn server_delay(&self) -> Option<Duration> {
         self.server_delay
     }
-}
 
-/// Limits that compose with any policy: attempt caps and deadlines.
-///
-/// Both methods wrap the policy in a [`Limited`]; calling them on a `Limited`
-/// sets the limit on it instead of nesting.
-///
-/// # Examples
-///
-/// ```
-/// use persevere::{Fixed, RetryPolicyExt, StopReason, schedule};
-/// use std::time::Duration;
-///
-/// let policy = Fixed::new(Duration::from_secs(1))
-///     .with_max_attempts(10)
-///     .with_deadline(Duration::from_millis(3500));
-/// let mut plan = schedule(&policy, 0);
-/// assert_eq!(plan.by_ref().count(), 3); // a fourth sleep would end after the deadline
-/// assert_eq!(plan.stop_reason(), Some(StopReason::Deadline));
-/// ```
-pub trait RetryPolicyExt: RetryPolicy + Sized {
-    /// Stops after `max` attempts in all, counting the first.
-    /// See [`Limited::with_max_attempts`].
-    fn with_max_attempts(self, max: u32) -> Limited<Self> {
-        Limited::new(self).with_max_attempts(max)
-    }
-
-    /// Stops rather than start a sleep that would end after `deadline`,
-    /// measured from the start of the first attempt.
-    /// See [`Limited::with_deadline`].
-    fn with_deadline(self, deadline: Duration) -> Limited<Self> {
-        Limited::new(self).with_deadline(deadline)
+    /// The sum of the delays slept before the attempt that failed (not
+    /// counting the attempts' own time, unlike [`elapsed`](Self::elapsed)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere::AttemptContext; use std::time::Duration;
+    /// assert_eq!(AttemptContext::new(1, Duration::from_secs(2)).total_delay(), Duration::ZERO);
+    /// ```
+    pub const fn total_delay(&self) -> Duration {
+        self.total_delay
     }
 }
 
-impl<P: RetryPolicy> RetryPolicyExt for P {}
+/// The earlier of two optional deadlines: the deadline of a policy made of
+/// two others.
+pub(crate) fn earliest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
 
 /// Smart pointers to a policy are policies, so one configuration can be shared.
 macro_rules! forward_policy {
@@ -369,5 +397,14 @@ const _: () = {
         _send_sync::<Fixed>();
         _send_sync::<Limited<Exponential>>();
         _send_sync::<Box<dyn RetryPolicy>>();
+        _send_sync::<ByKind<Fixed, Exponential, Box<dyn RetryPolicy>>>();
+        _send_sync::<Chain<Fixed, Exponential>>();
+        _send_sync::<Larger<Fixed, Plus<Fixed, Exponential>>>();
+        _send_sync::<Clamped<MaxTotalDelay<Exponential>>>();
+        _send_sync::<PolicyFn<fn(&AttemptContext, &mut JitterRng) -> Decision>>();
+    }
+    // A composition is a policy as a whole: it can be boxed.
+    fn _composition_boxes(p: Chain<Fixed, ByKind<Fixed, Fixed, Fixed>>) -> Box<dyn RetryPolicy> {
+        Box::new(p.larger(Fixed::default()).at_most(Duration::from_secs(1)))
     }
 };

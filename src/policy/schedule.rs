@@ -101,7 +101,8 @@ impl<P: RetryPolicy + ?Sized> Iterator for Schedule<'_, P> {
             return None;
         }
         self.attempt = self.attempt.saturating_add(1);
-        let mut failed = AttemptContext::new(self.attempt, self.elapsed);
+        let mut failed =
+            AttemptContext::new(self.attempt, self.elapsed).with_total_delay(self.elapsed);
         if let Some(previous) = self.previous_delay {
             failed = failed.with_previous_delay(previous);
         }
