@@ -122,6 +122,22 @@ fn retried_call(budget: &dyn RetryBudget) -> u32 {
     taken
 }
 
+/// Runs `f` `iters` times on each of two threads at once; the time per run,
+/// with both threads making `iters` runs each.
+fn on_two_threads(iters: u64, f: impl Fn() + Sync) -> Duration {
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                for _ in 0..iters {
+                    f();
+                }
+            });
+        }
+    });
+    start.elapsed() / 2
+}
+
 /// Builds a budget in its initial state.
 type MakeBudget = fn() -> Box<dyn RetryBudget>;
 
@@ -138,20 +154,7 @@ fn budget(c: &mut Criterion) {
             b.iter(|| one_call(black_box(&*budget)))
         });
         g.bench_function(format!("{name}_success_2_threads"), |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                std::thread::scope(|s| {
-                    for _ in 0..2 {
-                        s.spawn(|| {
-                            for _ in 0..iters {
-                                one_call(black_box(&*budget));
-                            }
-                        });
-                    }
-                });
-                // Time per call, with both threads making `iters` calls each.
-                start.elapsed() / 2
-            })
+            b.iter_custom(|iters| on_two_threads(iters, || one_call(black_box(&*budget))))
         });
         // A budget shared by every iteration would soon refuse: gRPC's loses
         // 0.9 token per retried call, the ratio budget allows 10 % of calls.
@@ -185,20 +188,7 @@ fn rate_limiter(c: &mut Criterion) {
             b.iter(|| one_attempt(black_box(limiter)))
         });
         g.bench_function(format!("{name}_2_threads"), |b| {
-            b.iter_custom(|iters| {
-                let start = Instant::now();
-                std::thread::scope(|s| {
-                    for _ in 0..2 {
-                        s.spawn(|| {
-                            for _ in 0..iters {
-                                one_attempt(black_box(limiter));
-                            }
-                        });
-                    }
-                });
-                // Time per attempt, with both threads making `iters` each.
-                start.elapsed() / 2
-            })
+            b.iter_custom(|iters| on_two_threads(iters, || one_attempt(black_box(limiter))))
         });
     }
     g.finish();
