@@ -17,32 +17,35 @@ const RUNNING: i64 = 1;
 const SUCCEEDED: i64 = 2;
 // 3 is dead-lettered: any other code reads as it.
 
-/// Milliseconds since the epoch, rounded down (times before 1970 read as
+/// Microseconds since the epoch, rounded down (times before 1970 read as
 /// 1970): for "now" and for history.
-fn floor_ms(t: SystemTime) -> i64 {
+fn floor_us(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
-/// Milliseconds since the epoch, rounded up: for due times and lease
+/// Microseconds since the epoch, rounded up: for due times and lease
 /// expiries, so that rounding never makes a job due early.
-fn ceil_ms(t: SystemTime) -> i64 {
+fn ceil_us(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| {
-        let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
-        i64::try_from(ms).unwrap_or(i64::MAX)
+        let us = d.as_micros() + u128::from(d.subsec_nanos() % 1_000 != 0);
+        i64::try_from(us).unwrap_or(i64::MAX)
     })
 }
 
-fn to_time(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+fn to_time(us: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_micros(u64::try_from(us).unwrap_or(0))
 }
 
-fn to_ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+/// A duration in microseconds, rounded up (a delay read back is never
+/// shorter than the one chosen).
+fn to_us(d: Duration) -> i64 {
+    let us = d.as_micros() + u128::from(d.subsec_nanos() % 1_000 != 0);
+    i64::try_from(us).unwrap_or(i64::MAX)
 }
 
-fn to_duration(ms: i64) -> Duration {
-    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+fn to_duration(us: i64) -> Duration {
+    Duration::from_micros(u64::try_from(us).unwrap_or(0))
 }
 
 fn state_of(code: i64) -> JobState {
@@ -60,11 +63,11 @@ fn attempt_u32(n: i64) -> u32 {
 
 pub(super) fn submit(conn: &mut Connection, job: &NewJob, now: SystemTime) -> Result<Submitted, OpError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let due = job.not_before.map_or(floor_ms(now), ceil_ms);
+    let due = job.not_before.map_or(floor_us(now), ceil_us);
     let inserted = tx.execute(
         "INSERT INTO persevere_jobs (key, kind, payload, state, created_at, next_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO NOTHING",
-        params![job.key, job.kind, job.payload, PENDING, floor_ms(now), due],
+        params![job.key, job.kind, job.payload, PENDING, floor_us(now), due],
     )?;
     let submitted = if inserted == 1 {
         Submitted::Created
@@ -87,20 +90,20 @@ pub(super) fn claim(
     now: SystemTime,
     lease: Duration,
 ) -> Result<Vec<Claimed>, OpError> {
-    let now_ms = floor_ms(now);
+    let now_us = floor_us(now);
     let until = now.checked_add(lease).unwrap_or(now);
-    let until_ms = ceil_ms(until);
+    let until_us = ceil_us(until);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let placeholders = vec!["?"; kinds.len()].join(", ");
     let sql = format!(
         "SELECT key, kind, payload, state, attempt, round_base, first_attempt_at, claimed_at,
-                next_at, previous_delay_ms
+                next_at, previous_delay_us
          FROM persevere_jobs
          WHERE state IN (0, 1) AND next_at <= ? AND kind IN ({placeholders})
          ORDER BY next_at LIMIT ?"
     );
     let mut args = Vec::with_capacity(kinds.len() + 2);
-    args.push(Value::Integer(now_ms));
+    args.push(Value::Integer(now_us));
     args.extend(kinds.iter().map(|k| Value::Text(k.clone())));
     args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
     let mut claimed = Vec::new();
@@ -132,7 +135,7 @@ pub(super) fn claim(
                 ])?;
             }
             let attempt = row.attempt.saturating_add(1);
-            update.execute(params![row.key, attempt, now_ms, until_ms])?;
+            update.execute(params![row.key, attempt, now_us, until_us])?;
             claimed.push(Claimed {
                 lease: Lease {
                     key: row.key.clone(),
@@ -144,8 +147,8 @@ pub(super) fn claim(
                 payload: row.payload,
                 attempt: attempt_u32(attempt),
                 round_attempt: attempt_u32(attempt - row.round_base),
-                first_attempt_at: row.first_attempt_at.map_or(to_time(now_ms), to_time),
-                previous_delay: row.previous_delay_ms.map(to_duration),
+                first_attempt_at: row.first_attempt_at.map_or(to_time(now_us), to_time),
+                previous_delay: row.previous_delay_us.map(to_duration),
                 interrupted,
             });
         }
@@ -164,7 +167,7 @@ struct DueRow {
     first_attempt_at: Option<i64>,
     claimed_at: Option<i64>,
     next_at: i64,
-    previous_delay_ms: Option<i64>,
+    previous_delay_us: Option<i64>,
 }
 
 impl DueRow {
@@ -179,7 +182,7 @@ impl DueRow {
             first_attempt_at: r.get(6)?,
             claimed_at: r.get(7)?,
             next_at: r.get(8)?,
-            previous_delay_ms: r.get(9)?,
+            previous_delay_us: r.get(9)?,
         })
     }
 }
@@ -194,13 +197,13 @@ pub(super) fn record(
         .token
         .parse()
         .map_err(|_| Error::LeaseLost(lease.key.clone()))?;
-    let ended = floor_ms(attempt.ended_at);
+    let ended = floor_us(attempt.ended_at);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let changed = match next {
         Next::Retry(at) => tx.execute(
-            "UPDATE persevere_jobs SET state = 0, next_at = ?3, previous_delay_ms = ?4
+            "UPDATE persevere_jobs SET state = 0, next_at = ?3, previous_delay_us = ?4
              WHERE key = ?1 AND state = 1 AND attempt = ?2",
-            params![lease.key, token, ceil_ms(at), attempt.delay.map(to_ms)],
+            params![lease.key, token, ceil_us(at), attempt.delay.map(to_us)],
         )?,
         Next::Complete => tx.execute(
             "UPDATE persevere_jobs SET state = 2, next_at = NULL, finished_at = ?3
@@ -221,20 +224,20 @@ pub(super) fn record(
     let classification = attempt.classification;
     tx.prepare_cached(
         "INSERT OR REPLACE INTO persevere_attempts
-             (key, attempt, started_at, ended_at, outcome, stop_reason, error, kind, server_delay_ms, delay_ms)
+             (key, attempt, started_at, ended_at, outcome, stop_reason, error, kind, server_delay_us, delay_us)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         lease.key,
         token,
-        floor_ms(attempt.started_at),
+        floor_us(attempt.started_at),
         ended,
         outcome,
         stop,
         error,
         classification.map(|c| kind_name(c.kind())),
-        classification.and_then(|c| c.server_delay()).map(to_ms),
-        attempt.delay.map(to_ms),
+        classification.and_then(|c| c.server_delay()).map(to_us),
+        attempt.delay.map(to_us),
     ])?;
     tx.commit()?;
     Ok(())
@@ -293,7 +296,7 @@ fn read_status(conn: &Connection, key: &str) -> Result<Option<JobStatus>, OpErro
         return Ok(None);
     };
     let mut history = conn.prepare_cached(
-        "SELECT attempt, started_at, ended_at, outcome, stop_reason, error, kind, server_delay_ms, delay_ms
+        "SELECT attempt, started_at, ended_at, outcome, stop_reason, error, kind, server_delay_us, delay_us
          FROM persevere_attempts WHERE key = ?1 ORDER BY attempt",
     )?;
     let rows = history.query_map([key], |r| {
@@ -340,9 +343,9 @@ pub(super) fn requeue(conn: &mut Connection, key: &str, now: SystemTime) -> Resu
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let changed = tx.execute(
         "UPDATE persevere_jobs SET state = 0, next_at = ?2, round_base = attempt,
-             first_attempt_at = NULL, previous_delay_ms = NULL, dead_reason = NULL, finished_at = NULL
+             first_attempt_at = NULL, previous_delay_us = NULL, dead_reason = NULL, finished_at = NULL
          WHERE key = ?1 AND state = 3",
-        params![key, floor_ms(now)],
+        params![key, floor_us(now)],
     )?;
     if changed == 0 {
         return Err(Error::NotFound(key.to_owned()).into());

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 /// The migrations, in order; the schema version is how many were applied.
 ///
 /// States: 0 pending, 1 running, 2 succeeded, 3 dead-lettered. Times are
-/// milliseconds since the Unix epoch, UTC. For a running job `next_at` is
+/// microseconds since the Unix epoch, UTC. For a running job `next_at` is
 /// its lease's expiry, so one index finds both due and abandoned jobs.
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE persevere_jobs (
@@ -24,7 +24,7 @@ CREATE TABLE persevere_jobs (
     first_attempt_at  INTEGER,
     claimed_at        INTEGER,
     next_at           INTEGER,
-    previous_delay_ms INTEGER,
+    previous_delay_us INTEGER,
     dead_reason       TEXT,
     finished_at       INTEGER
 );
@@ -39,8 +39,8 @@ CREATE TABLE persevere_attempts (
     stop_reason     TEXT,
     error           TEXT,
     kind            TEXT,
-    server_delay_ms INTEGER,
-    delay_ms        INTEGER,
+    server_delay_us INTEGER,
+    delay_us        INTEGER,
     PRIMARY KEY (key, attempt)
 ) WITHOUT ROWID;
 "#];
