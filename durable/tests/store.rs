@@ -56,14 +56,17 @@ async fn a_job_is_never_claimed_before_it_is_due() {
     let f = Fixture::new();
     let store = f.open();
     let now = f.clock.now();
-    // A due time with a sub-millisecond part: rounding must not make it early.
-    let due = now + Duration::from_secs(600) + Duration::from_micros(300);
+    // A due time with a sub-microsecond part: the store keeps microseconds,
+    // and its rounding must not make the job due early.
+    let due = now + Duration::from_secs(600) + Duration::from_nanos(300_500);
     let job = NewJob::new("later", "email", vec![]).not_before(due);
     store.submit(job, now).await.unwrap();
-    for early in [now, due - Duration::from_millis(1), due - Duration::from_micros(1)] {
+    for early in [now, due - Duration::from_millis(1), due - Duration::from_nanos(1)] {
         assert!(store.claim(&kinds(), 10, early, LEASE).await.unwrap().is_empty());
     }
-    assert_eq!(store.claim(&kinds(), 10, due, LEASE).await.unwrap().len(), 1);
+    // Due from the first whole microsecond at or after its time.
+    let first_due = due + Duration::from_nanos(500);
+    assert_eq!(store.claim(&kinds(), 10, first_due, LEASE).await.unwrap().len(), 1);
 }
 
 #[tokio::test]

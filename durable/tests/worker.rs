@@ -230,7 +230,7 @@ async fn a_clock_set_back_never_runs_a_job_early_nor_breaks_the_history() {
     let f = Fixture::new();
     let store = f.open();
     submit(&f, &store, "k").await;
-    let w = worker(&f, store.clone(), always_failing(Fixed::new(60 * SEC).with_max_attempts(3)));
+    let w = worker(&f, store.clone(), always_failing(Fixed::new(60 * SEC).with_max_attempts(4)));
     assert_eq!(w.run_once().await.unwrap(), 1);
     // Set back an hour: nothing is due, for this worker or a fresh one.
     f.clock.set(support::start() - 3600 * SEC);
@@ -240,16 +240,41 @@ async fn a_clock_set_back_never_runs_a_job_early_nor_breaks_the_history() {
     // The clock comes back to the due time.
     f.clock.set(support::start() + 60 * SEC);
     assert_eq!(w.run_once().await.unwrap(), 1);
-    // This worker keeps the latest time it read when the clock goes back.
-    f.clock.set(support::start());
-    assert_eq!(w.run_once().await.unwrap(), 0);
+    // Due at start + 120 s. The clock reads start + 120 s once, then is set
+    // back: this worker keeps the latest time it read, so the job it saw
+    // due is run, and its history still moves forward.
     f.clock.set(support::start() + 120 * SEC);
-    assert_eq!(w.run_once().await.unwrap(), 1);
+    let _ = w.run_once().await.unwrap(); // reads the time, runs attempt 3
+    f.clock.set(support::start());
+    let fresh = worker(&f, f.open(), always_failing(Fixed::new(60 * SEC)));
+    assert_eq!(fresh.run_once().await.unwrap(), 0, "due at start + 180 s");
     let history = store.status("k").await.unwrap().unwrap().history;
     assert_eq!(history.len(), 3);
     for pair in history.windows(2) {
         assert!(pair[0].ended_at <= pair[1].started_at);
     }
+    // Attempt 3 ended at start + 120 s by this worker's clock, though the
+    // clock now reads start: the next attempt is due 60 s after that.
+    let status = store.status("k").await.unwrap().unwrap();
+    assert_eq!(status.next_at, Some(support::start() + 180 * SEC));
+}
+
+#[tokio::test]
+async fn within_a_worker_time_never_goes_back() {
+    let f = Fixture::new();
+    let store = f.open();
+    submit(&f, &store, "k").await;
+    // No delay between attempts: each is due when the previous one ended.
+    let w = worker(&f, store.clone(), always_failing(Fixed::new(Duration::ZERO).with_max_attempts(3)));
+    assert_eq!(w.run_once().await.unwrap(), 1);
+    f.clock.set(support::start() - 3600 * SEC);
+    // A fresh worker reads the clock as it is: the job is not due yet.
+    let fresh = worker(&f, f.open(), always_failing(Fixed::new(Duration::ZERO)));
+    assert_eq!(fresh.run_once().await.unwrap(), 0);
+    // This worker read `start` before, and keeps it.
+    assert_eq!(w.run_once().await.unwrap(), 1);
+    let history = store.status("k").await.unwrap().unwrap().history;
+    assert_eq!(history[1].started_at, support::start());
 }
 
 #[tokio::test]

@@ -139,6 +139,38 @@ mod tests {
         );
     }
 
+    /// A policy of the caller's own that names a deadline but does not
+    /// check it itself.
+    struct Unchecked;
+
+    impl RetryPolicy for Unchecked {
+        fn decide(&self, _: &AttemptContext, _: &mut JitterRng) -> Decision {
+            Decision::Retry(Duration::from_secs(10))
+        }
+        fn deadline(&self) -> Option<Duration> {
+            Some(Duration::from_secs(15))
+        }
+    }
+
+    #[test]
+    fn a_sleep_past_a_policys_own_deadline_stops() {
+        let j = job(1, false);
+        let t = Classification::transient();
+        let at = |s| j.first_attempt_at + Duration::from_secs(s);
+        assert_eq!(
+            after_failure(&Unchecked, None, &j, t, at(4)),
+            Decision::Retry(Duration::from_secs(10))
+        );
+        assert_eq!(
+            after_failure(&Unchecked, None, &j, t, at(5)),
+            Decision::Stop(StopReason::Deadline)
+        );
+        assert_eq!(
+            after_failure(&Unchecked, None, &j, Classification::terminal(), at(0)),
+            Decision::Stop(StopReason::Terminal)
+        );
+    }
+
     #[test]
     fn a_cut_last_attempt_is_not_run_again() {
         let policy = Fixed::new(Duration::from_secs(1)).with_max_attempts(3);
