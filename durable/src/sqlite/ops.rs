@@ -95,20 +95,26 @@ pub(super) fn claim(
     let until_us = ceil_us(until);
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let placeholders = vec!["?"; kinds.len()].join(", ");
-    let sql = format!(
-        "SELECT key, kind, payload, state, attempt, round_base, first_attempt_at, claimed_at,
-                next_at, previous_delay_us
-         FROM persevere_jobs
-         WHERE state IN (0, 1) AND next_at <= ? AND kind IN ({placeholders})
-         ORDER BY next_at LIMIT ?"
-    );
-    let mut args = Vec::with_capacity(kinds.len() + 2);
-    args.push(Value::Integer(now_us));
-    args.extend(kinds.iter().map(|k| Value::Text(k.clone())));
-    args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    // Abandoned jobs (expired leases) first: they were claimed before any
+    // job now due; then due jobs, earliest first.
+    let sql = |state: i64| {
+        format!(
+            "SELECT key, kind, payload, state, attempt, round_base, first_attempt_at, claimed_at,
+                    next_at, previous_delay_us
+             FROM persevere_jobs
+             WHERE state = {state} AND next_at <= ? AND kind IN ({placeholders})
+             ORDER BY next_at LIMIT ?"
+        )
+    };
+    let args = |limit: usize| {
+        let mut args = Vec::with_capacity(kinds.len() + 2);
+        args.push(Value::Integer(now_us));
+        args.extend(kinds.iter().map(|k| Value::Text(k.clone())));
+        args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        args
+    };
     let mut claimed = Vec::new();
     {
-        let mut select = tx.prepare_cached(&sql)?;
         let mut interrupt = tx.prepare_cached(
             "INSERT OR IGNORE INTO persevere_attempts (key, attempt, started_at, ended_at, outcome)
              VALUES (?1, ?2, ?3, ?4, 'interrupted')",
@@ -118,12 +124,18 @@ pub(super) fn claim(
                  first_attempt_at = COALESCE(first_attempt_at, ?3)
              WHERE key = ?1",
         )?;
-        let mut rows = select.query(rusqlite::params_from_iter(args))?;
         let mut due = Vec::new();
-        while let Some(row) = rows.next()? {
-            due.push(DueRow::read(row)?);
+        for state in [RUNNING, PENDING] {
+            let left = limit - due.len();
+            if left == 0 {
+                break;
+            }
+            let mut select = tx.prepare_cached(&sql(state))?;
+            let mut rows = select.query(rusqlite::params_from_iter(args(left)))?;
+            while let Some(row) = rows.next()? {
+                due.push(DueRow::read(row)?);
+            }
         }
-        drop(rows);
         for row in due {
             let interrupted = row.state == RUNNING;
             if interrupted {

@@ -28,7 +28,8 @@ CREATE TABLE persevere_jobs (
     dead_reason       TEXT,
     finished_at       INTEGER
 );
-CREATE INDEX persevere_jobs_due ON persevere_jobs (next_at) WHERE state IN (0, 1);
+CREATE INDEX persevere_jobs_due ON persevere_jobs (next_at) WHERE state = 0;
+CREATE INDEX persevere_jobs_leased ON persevere_jobs (next_at) WHERE state = 1;
 CREATE INDEX persevere_jobs_dead ON persevere_jobs (finished_at) WHERE state = 3;
 CREATE TABLE persevere_attempts (
     key             TEXT NOT NULL,
