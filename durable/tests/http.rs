@@ -41,7 +41,11 @@ async fn a_thousand_webhooks_against_a_flaky_server() {
     let addr = server.addr();
     let store = f.open();
     for i in 0..JOBS {
-        let job = NewJob::new(format!("hook-{i:04}"), "webhook", b"{\"event\":1}".to_vec());
+        // Spread over 2 s, so that retries interleave with first attempts
+        // and an early retry would be seen early.
+        let due = support::start() + Duration::from_millis(2 * i as u64);
+        let job = NewJob::new(format!("hook-{i:04}"), "webhook", b"{\"event\":1}".to_vec())
+            .not_before(due);
         store.submit(job, f.clock.now()).await.unwrap();
     }
     let handler = Handler::with_classifier(
@@ -59,7 +63,7 @@ async fn a_thousand_webhooks_against_a_flaky_server() {
         .build()
         .unwrap();
 
-    // Move the shared clock 20 ms every real millisecond, until every job
+    // Move the shared clock 5 ms every real millisecond, until every job
     // is done (bounded: 30 s of real time).
     let watched = store.clone();
     let moving = f.clock.clone();
@@ -68,7 +72,7 @@ async fn a_thousand_webhooks_against_a_flaky_server() {
         while real.elapsed() < Duration::from_secs(30) {
             for _ in 0..20 {
                 tokio::time::sleep(Duration::from_millis(1)).await;
-                moving.advance(Duration::from_millis(20));
+                moving.advance(Duration::from_millis(5));
             }
             if watched.counts().await.unwrap().is_idle() {
                 return;
