@@ -445,7 +445,10 @@ mod tests {
             Classification::timeout(),
             Classification::terminal(),
         ] {
-            assert_eq!(parse_classification(kind_name(c.kind()), c.server_delay()), c);
+            assert_eq!(
+                parse_classification(kind_name(c.kind()), c.server_delay()),
+                c
+            );
         }
     }
 

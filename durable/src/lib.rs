@@ -8,16 +8,16 @@ mod error;
 mod job;
 mod sqlite;
 mod store;
+#[cfg(feature = "serde")]
+mod typed;
 mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ConfigError, Error};
 pub use job::{
-    AttemptOutcome, AttemptRecord, Claimed, JobState, JobStatus, Lease, MAX_ERROR_LEN,
-    MAX_KEY_LEN, MAX_KIND_LEN, MAX_PAYLOAD, NewJob, Next, Submitted,
+    AttemptOutcome, AttemptRecord, Claimed, JobState, JobStatus, Lease, MAX_ERROR_LEN, MAX_KEY_LEN,
+    MAX_KIND_LEN, MAX_PAYLOAD, NewJob, Next, Submitted,
 };
 pub use sqlite::{DEFAULT_BUSY_TIMEOUT, JobCounts, SqliteOptions, SqliteStore};
 pub use store::Store;
-pub use worker::{
-    DEFAULT_LEASE, Delivery, Handler, MAX_LEASE, MIN_LEASE, Worker, WorkerBuilder,
-};
+pub use worker::{DEFAULT_LEASE, Delivery, Handler, MAX_LEASE, MIN_LEASE, Worker, WorkerBuilder};

@@ -68,6 +68,17 @@ use std::time::{Duration, SystemTime};
 pub trait Store: Send + Sync + 'static {
     /// Records `job` unless a job with its key exists.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere_durable::*; use std::time::{Duration, SystemTime};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+    /// # let store = SqliteStore::open_in_memory()?; let now = SystemTime::now();
+    /// assert!(store.submit(NewJob::new("k", "email", vec![]), now).await?.is_created());
+    /// assert_eq!(store.submit(NewJob::new("k", "email", vec![]), now).await?, Submitted::Exists(JobState::Pending));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::PayloadTooLarge`] or [`Error::InvalidName`] for a job out of
@@ -80,6 +91,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// Claims up to `limit` jobs of `kinds` due at `now`, each leased until
     /// `now + lease`; fewer (or none) if fewer are due.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere_durable::*; use std::time::{Duration, SystemTime};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+    /// # let store = SqliteStore::open_in_memory()?; let now = SystemTime::now();
+    /// store.submit(NewJob::new("k", "email", vec![]), now).await?;
+    /// let kinds = ["email".to_string()];
+    /// let claimed = store.claim(&kinds, 10, now, Duration::from_secs(30)).await?;
+    /// assert_eq!(claimed[0].lease.until, now + Duration::from_secs(30));
+    /// assert!(store.claim(&kinds, 10, now, Duration::from_secs(30)).await?.is_empty());
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
@@ -95,6 +120,22 @@ pub trait Store: Send + Sync + 'static {
     /// Appends `attempt` to the history of the job `lease` holds and moves
     /// the job on as `next` says, atomically.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere_durable::*; use std::time::{Duration, SystemTime};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+    /// # let store = SqliteStore::open_in_memory()?; let now = SystemTime::now();
+    /// store.submit(NewJob::new("k", "email", vec![]), now).await?;
+    /// let job = store.claim(&["email".into()], 1, now, Duration::from_secs(30)).await?.remove(0);
+    /// let failed = AttemptRecord { attempt: 1, started_at: now, ended_at: now, outcome: AttemptOutcome::Retrying,
+    ///     error: Some("503".into()), classification: None, delay: Some(Duration::from_secs(5)) };
+    /// store.record(&job.lease, failed.clone(), Next::Retry(now + Duration::from_secs(5))).await?;
+    /// // The lease is spent: recording again under it fails.
+    /// assert!(matches!(store.record(&job.lease, failed, Next::Complete).await, Err(Error::LeaseLost(_))));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::LeaseLost`] if the lease expired and the job was claimed
@@ -108,6 +149,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// The job's state and full history, or `None` if there is no such key.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere_durable::*; use std::time::{Duration, SystemTime};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+    /// # let store = SqliteStore::open_in_memory()?; let now = SystemTime::now();
+    /// store.submit(NewJob::new("k", "email", vec![]), now).await?;
+    /// assert_eq!(store.status("k").await?.unwrap().state, JobState::Pending);
+    /// assert_eq!(store.status("other").await?, None);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// Backend failures, or [`Error::Unsupported`].
@@ -115,23 +168,60 @@ pub trait Store: Send + Sync + 'static {
 
     /// Up to `limit` dead-lettered jobs, oldest first, with their history.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere_durable::*; use std::time::{Duration, SystemTime};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+    /// # let store = SqliteStore::open_in_memory()?; let now = SystemTime::now();
+    /// assert!(store.dead_letters(100).await?.is_empty());
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// Backend failures, or [`Error::Unsupported`].
-    fn dead_letters(&self, limit: usize)
-    -> impl Future<Output = Result<Vec<JobStatus>, Error>> + Send;
+    fn dead_letters(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<JobStatus>, Error>> + Send;
 
     /// Makes a dead-lettered job due again at `now`, as a new round: the
     /// policy counts its attempts and elapsed time afresh; the history is
     /// kept and numbered on.
     ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere_durable::*; use std::time::{Duration, SystemTime};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+    /// # let store = SqliteStore::open_in_memory()?; let now = SystemTime::now();
+    /// store.submit(NewJob::new("k", "email", vec![]), now).await?;
+    /// // Only a dead letter can be requeued.
+    /// assert!(matches!(store.requeue("k", now).await, Err(Error::NotFound(_))));
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     ///
     /// [`Error::NotFound`] if no dead-lettered job has this key; backend
     /// failures, or [`Error::Unsupported`].
-    fn requeue(&self, key: &str, now: SystemTime) -> impl Future<Output = Result<(), Error>> + Send;
+    fn requeue(&self, key: &str, now: SystemTime)
+    -> impl Future<Output = Result<(), Error>> + Send;
 
     /// Deletes a dead-lettered job and its history.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere_durable::*; use std::time::{Duration, SystemTime};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+    /// # let store = SqliteStore::open_in_memory()?; let now = SystemTime::now();
+    /// store.submit(NewJob::new("k", "email", vec![]), now).await?;
+    /// assert!(matches!(store.purge("k").await, Err(Error::NotFound(_))));
+    /// assert!(store.status("k").await?.is_some());
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///

@@ -65,14 +65,23 @@ fn killed_workers_lose_nothing_and_recover_within_a_lease() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("jobs.db");
     let log = dir.path().join("deliveries.log");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
 
     let store = SqliteStore::open(&db).unwrap();
     rt.block_on(async {
         for i in 0..JOBS {
             let kind = if i % 10 == 1 { "exhaust" } else { "script" };
             let job = NewJob::new(format!("job-{i:04}"), kind, vec![]);
-            assert!(store.submit(job, SystemClock.now()).await.unwrap().is_created());
+            assert!(
+                store
+                    .submit(job, SystemClock.now())
+                    .await
+                    .unwrap()
+                    .is_created()
+            );
         }
     });
 
@@ -113,7 +122,10 @@ fn killed_workers_lose_nothing_and_recover_within_a_lease() {
         let key = fields[1].to_owned();
         let attempt: u32 = fields[2].parse().unwrap();
         match fields[0] {
-            "S" => assert!(started_attempts.insert((key, attempt)), "{line}: delivered twice"),
+            "S" => assert!(
+                started_attempts.insert((key, attempt)),
+                "{line}: delivered twice"
+            ),
             "O" => succeeded.entry(key).or_default().push(attempt),
             other => panic!("bad log line {other:?}"),
         }
@@ -122,7 +134,13 @@ fn killed_workers_lose_nothing_and_recover_within_a_lease() {
     let statuses = rt.block_on(async {
         let mut all = Vec::new();
         for i in 0..JOBS {
-            all.push(store.status(&format!("job-{i:04}")).await.unwrap().expect("no job lost"));
+            all.push(
+                store
+                    .status(&format!("job-{i:04}"))
+                    .await
+                    .unwrap()
+                    .expect("no job lost"),
+            );
         }
         all
     });
@@ -163,7 +181,11 @@ fn killed_workers_lose_nothing_and_recover_within_a_lease() {
                 AttemptOutcome::NotStarted(_) => {
                     assert!(!ran, "{}: an attempt recorded as not started ran", job.key)
                 }
-                _ => assert!(ran, "{} attempt {}: recorded but never delivered", job.key, attempt.attempt),
+                _ => assert!(
+                    ran,
+                    "{} attempt {}: recorded but never delivered",
+                    job.key, attempt.attempt
+                ),
             }
         }
         // A side effect done twice is only ever one cut by a kill.
@@ -199,5 +221,8 @@ fn killed_workers_lose_nothing_and_recover_within_a_lease() {
             recovery[k]
         );
     }
-    assert!(interrupted > 0, "no kill landed mid-attempt: the test proved nothing");
+    assert!(
+        interrupted > 0,
+        "no kill landed mid-attempt: the test proved nothing"
+    );
 }

@@ -3,8 +3,8 @@
 mod support;
 
 use persevere_durable::{
-    Clock, ConfigError, Error, MAX_KEY_LEN, MAX_PAYLOAD, NewJob, SqliteOptions, SqliteStore, Store,
-    Worker, Handler, Delivery,
+    Clock, ConfigError, Delivery, Error, Handler, MAX_KEY_LEN, MAX_PAYLOAD, NewJob, SqliteOptions,
+    SqliteStore, Store, Worker,
 };
 use std::time::Duration;
 use support::Fixture;
@@ -12,12 +12,23 @@ use support::Fixture;
 #[test]
 fn a_file_that_is_not_a_database_is_corrupt() {
     let f = Fixture::new();
-    std::fs::write(&f.path, b"this is not a database, just some text ".repeat(200)).unwrap();
+    std::fs::write(
+        &f.path,
+        b"this is not a database, just some text ".repeat(200),
+    )
+    .unwrap();
     let err = SqliteStore::open(&f.path).unwrap_err();
     assert!(matches!(err, Error::Corrupt(_)), "{err:?}");
-    assert!(err.to_string().starts_with("the database file is corrupt"), "{err}");
+    assert!(
+        err.to_string().starts_with("the database file is corrupt"),
+        "{err}"
+    );
     // The file was left as it was.
-    assert!(std::fs::read(&f.path).unwrap().starts_with(b"this is not a database"));
+    assert!(
+        std::fs::read(&f.path)
+            .unwrap()
+            .starts_with(b"this is not a database")
+    );
 }
 
 #[tokio::test]
@@ -58,7 +69,10 @@ fn a_read_only_file_is_read_only() {
     let mut dir_perms = std::fs::metadata(f.dir.path()).unwrap().permissions();
     dir_perms.set_readonly(true);
     std::fs::set_permissions(f.dir.path(), dir_perms.clone()).unwrap();
-    let writable = std::fs::OpenOptions::new().write(true).open(&f.path).is_ok();
+    let writable = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&f.path)
+        .is_ok();
     let result = SqliteStore::open(&f.path);
     dir_perms.set_readonly(false);
     std::fs::set_permissions(f.dir.path(), dir_perms).unwrap();
@@ -85,10 +99,19 @@ async fn a_database_locked_past_the_busy_timeout_is_locked() {
     holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
     let job = NewJob::new("k", "email", vec![]);
     let err = store.submit(job.clone(), f.clock.now()).await.unwrap_err();
-    assert!(matches!(err, Error::Locked(d) if d == Duration::from_millis(100)), "{err:?}");
+    assert!(
+        matches!(err, Error::Locked(d) if d == Duration::from_millis(100)),
+        "{err:?}"
+    );
     holder.execute_batch("COMMIT").unwrap();
     // Nothing was half-done: the same submission now succeeds, once.
-    assert!(store.submit(job.clone(), f.clock.now()).await.unwrap().is_created());
+    assert!(
+        store
+            .submit(job.clone(), f.clock.now())
+            .await
+            .unwrap()
+            .is_created()
+    );
     assert!(!store.submit(job, f.clock.now()).await.unwrap().is_created());
 }
 
@@ -101,9 +124,18 @@ async fn payloads_keys_and_kinds_out_of_bounds_are_refused() {
     assert!(store.submit(at_limit, now).await.unwrap().is_created());
     let over = NewJob::new("over", "email", vec![1; MAX_PAYLOAD + 1]);
     let err = store.submit(over, now).await.unwrap_err();
-    assert!(matches!(err, Error::PayloadTooLarge { size, limit } if size == MAX_PAYLOAD + 1 && limit == MAX_PAYLOAD));
-    for (key, kind) in [("", "email"), ("k", ""), (&*"k".repeat(MAX_KEY_LEN + 1), "email")] {
-        let err = store.submit(NewJob::new(key, kind, vec![]), now).await.unwrap_err();
+    assert!(
+        matches!(err, Error::PayloadTooLarge { size, limit } if size == MAX_PAYLOAD + 1 && limit == MAX_PAYLOAD)
+    );
+    for (key, kind) in [
+        ("", "email"),
+        ("k", ""),
+        (&*"k".repeat(MAX_KEY_LEN + 1), "email"),
+    ] {
+        let err = store
+            .submit(NewJob::new(key, kind, vec![]), now)
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::InvalidName { .. }), "{err:?}");
     }
     assert_eq!(store.counts().await.unwrap().total(), 1);
@@ -114,10 +146,20 @@ fn a_file_from_a_newer_version_is_refused() {
     let f = Fixture::new();
     drop(f.open());
     let conn = rusqlite::Connection::open(&f.path).unwrap();
-    conn.execute("UPDATE persevere_durable_schema SET version = 99", []).unwrap();
+    conn.execute("UPDATE persevere_durable_schema SET version = 99", [])
+        .unwrap();
     drop(conn);
     let err = SqliteStore::open(&f.path).unwrap_err();
-    assert!(matches!(err, Error::SchemaTooNew { found: 99, supported: 1 }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::SchemaTooNew {
+                found: 99,
+                supported: 1
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -128,7 +170,9 @@ fn reopening_applies_no_migration_twice() {
     }
     let conn = rusqlite::Connection::open(&f.path).unwrap();
     let rows: i64 = conn
-        .query_row("SELECT COUNT(*) FROM persevere_durable_schema", [], |r| r.get(0))
+        .query_row("SELECT COUNT(*) FROM persevere_durable_schema", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     assert_eq!(rows, 1);
 }
@@ -155,6 +199,9 @@ fn worker_configuration_is_checked() {
         .build()
         .unwrap_err();
     assert_eq!(err, ConfigError::Zero("concurrency"));
-    let err = Worker::builder(store).handler("", ok()).build().unwrap_err();
+    let err = Worker::builder(store)
+        .handler("", ok())
+        .build()
+        .unwrap_err();
     assert!(matches!(err, ConfigError::InvalidKind { .. }));
 }

@@ -94,7 +94,10 @@ async fn a_thousand_webhooks_against_a_flaky_server() {
         assert_eq!(requests.len(), expected_requests, "{key}: {requests:?}");
         assert_eq!(status.history.len(), requests.len(), "{key}: {status:?}");
         for pair in requests.windows(2) {
-            assert!(pair[1].at >= pair[0].next_allowed, "{key} came early: {requests:?}");
+            assert!(
+                pair[1].at >= pair[0].next_allowed,
+                "{key} came early: {requests:?}"
+            );
         }
         for (request, attempt) in requests.iter().zip(&status.history) {
             assert_eq!(request.idempotency_key.as_deref(), Some(key.as_str()));
@@ -102,7 +105,10 @@ async fn a_thousand_webhooks_against_a_flaky_server() {
             match request.reply {
                 Reply::Reset => {
                     assert_eq!(attempt.outcome, AttemptOutcome::Retrying, "{key}");
-                    assert_eq!((kind, attempt.delay), (Some(RetryKind::Transient), Some(DELAY)));
+                    assert_eq!(
+                        (kind, attempt.delay),
+                        (Some(RetryKind::Transient), Some(DELAY))
+                    );
                 }
                 Reply::RetryAfter(503, secs) => {
                     let asked = Duration::from_secs(secs);
@@ -112,14 +118,21 @@ async fn a_thousand_webhooks_against_a_flaky_server() {
                     assert_eq!(attempt.delay, Some(asked), "{key}: Retry-After honoured");
                 }
                 Reply::Status(404) => {
-                    assert_eq!(attempt.outcome, AttemptOutcome::Stopped(StopReason::Terminal));
+                    assert_eq!(
+                        attempt.outcome,
+                        AttemptOutcome::Stopped(StopReason::Terminal)
+                    );
                     assert_eq!(attempt.error.as_deref(), Some("HTTP 404"));
                 }
                 Reply::Status(200) => assert_eq!(attempt.outcome, AttemptOutcome::Succeeded),
                 other => panic!("unplanned reply {other:?}"),
             }
         }
-        let state = if i % 5 == 0 { JobState::DeadLettered } else { JobState::Succeeded };
+        let state = if i % 5 == 0 {
+            JobState::DeadLettered
+        } else {
+            JobState::Succeeded
+        };
         assert_eq!(status.state, state, "{key}");
     }
     println!("{JOBS} jobs, {attempts} requests, none early");

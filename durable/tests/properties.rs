@@ -114,7 +114,11 @@ async fn check_all(store: &SqliteStore) -> Result<(), TestCaseError> {
     let counts = store.counts().await.unwrap();
     prop_assert_eq!(counts.total(), JOBS as u64, "no job lost or doubled");
     for i in 0..JOBS {
-        let status = store.status(&i.to_string()).await.unwrap().expect("job exists");
+        let status = store
+            .status(&i.to_string())
+            .await
+            .unwrap()
+            .expect("job exists");
         check(&status)?;
     }
     Ok(())

@@ -5,8 +5,8 @@ mod support;
 
 use persevere::budget::TokenBucket;
 use persevere::{
-    AttemptContext, Classification, Exponential, Fixed, JitterRng, Jitter, RetryKind,
-    RetryPolicy, RetryPolicyExt, StopReason,
+    AttemptContext, Classification, Exponential, Fixed, Jitter, JitterRng, RetryKind, RetryPolicy,
+    RetryPolicyExt, StopReason,
 };
 use persevere_durable::{
     AttemptOutcome, Clock, Delivery, Handler, JobState, NewJob, SqliteStore, Store, Worker,
@@ -45,8 +45,8 @@ async fn a_deadline_holds_across_restarts() {
     submit(&f, &f.open(), "k").await;
     // Each attempt runs in a fresh "process": a new store and worker.
     for expected in [
-        AttemptOutcome::Retrying,                       // elapsed 0 + 10 < 25
-        AttemptOutcome::Retrying,                       // elapsed 10 + 10 < 25
+        AttemptOutcome::Retrying,                      // elapsed 0 + 10 < 25
+        AttemptOutcome::Retrying,                      // elapsed 10 + 10 < 25
         AttemptOutcome::Stopped(StopReason::Deadline), // elapsed 20 + 10 >= 25
     ] {
         let w = worker(&f, f.open(), always_failing(policy));
@@ -92,7 +92,11 @@ async fn an_attempt_cap_holds_across_restarts() {
     let f = Fixture::new();
     submit(&f, &f.open(), "k").await;
     for _ in 0..10 {
-        let w = worker(&f, f.open(), always_failing(Fixed::new(SEC).with_max_attempts(3)));
+        let w = worker(
+            &f,
+            f.open(),
+            always_failing(Fixed::new(SEC).with_max_attempts(3)),
+        );
         w.run_once().await.unwrap();
         f.clock.advance(SEC);
     }
@@ -109,7 +113,8 @@ async fn a_job_rescheduled_far_ahead_is_not_run_early() {
     let w = worker(&f, store.clone(), always_failing(Fixed::new(3600 * SEC)));
     assert_eq!(w.run_once().await.unwrap(), 1);
     let failed_at = store.status("k").await.unwrap().unwrap().history[0].ended_at;
-    f.clock.set(failed_at + 3600 * SEC - Duration::from_micros(1));
+    f.clock
+        .set(failed_at + 3600 * SEC - Duration::from_micros(1));
     assert_eq!(w.run_once().await.unwrap(), 0);
     f.clock.set(failed_at + 3600 * SEC);
     assert_eq!(w.run_once().await.unwrap(), 1);
@@ -155,7 +160,15 @@ async fn the_delay_is_what_the_policy_decides_with_the_servers_delay() {
         previous = expected;
         f.clock.set(status.next_at.unwrap());
     }
-    let delays: Vec<_> = store.status("k").await.unwrap().unwrap().history.iter().map(|a| a.delay).collect();
+    let delays: Vec<_> = store
+        .status("k")
+        .await
+        .unwrap()
+        .unwrap()
+        .history
+        .iter()
+        .map(|a| a.delay)
+        .collect();
     assert_eq!(delays, [Some(SEC), Some(7 * SEC), Some(4 * SEC)]);
 }
 
@@ -193,7 +206,10 @@ async fn a_terminal_error_dead_letters_at_once_and_requeue_runs_it_again() {
     let outcomes: Vec<_> = status.history.iter().map(|a| a.outcome).collect();
     assert_eq!(
         outcomes,
-        [AttemptOutcome::Stopped(StopReason::Terminal), AttemptOutcome::Succeeded]
+        [
+            AttemptOutcome::Stopped(StopReason::Terminal),
+            AttemptOutcome::Succeeded
+        ]
     );
 }
 
@@ -219,10 +235,16 @@ async fn a_panicking_handler_fails_its_attempt_and_the_worker_goes_on() {
         Some("handler panicked: payload was not JSON")
     );
     assert_eq!(boom.history[0].outcome, AttemptOutcome::Retrying);
-    assert_eq!(store.status("fine").await.unwrap().unwrap().state, JobState::Succeeded);
+    assert_eq!(
+        store.status("fine").await.unwrap().unwrap().state,
+        JobState::Succeeded
+    );
     f.clock.advance(SEC);
     assert_eq!(w.run_once().await.unwrap(), 1);
-    assert_eq!(store.status("boom").await.unwrap().unwrap().state, JobState::Succeeded);
+    assert_eq!(
+        store.status("boom").await.unwrap().unwrap().state,
+        JobState::Succeeded
+    );
 }
 
 #[tokio::test]
@@ -230,7 +252,11 @@ async fn a_clock_set_back_never_runs_a_job_early_nor_breaks_the_history() {
     let f = Fixture::new();
     let store = f.open();
     submit(&f, &store, "k").await;
-    let w = worker(&f, store.clone(), always_failing(Fixed::new(60 * SEC).with_max_attempts(4)));
+    let w = worker(
+        &f,
+        store.clone(),
+        always_failing(Fixed::new(60 * SEC).with_max_attempts(4)),
+    );
     assert_eq!(w.run_once().await.unwrap(), 1);
     // Set back an hour: nothing is due, for this worker or a fresh one.
     f.clock.set(support::start() - 3600 * SEC);
@@ -265,7 +291,11 @@ async fn within_a_worker_time_never_goes_back() {
     let store = f.open();
     submit(&f, &store, "k").await;
     // No delay between attempts: each is due when the previous one ended.
-    let w = worker(&f, store.clone(), always_failing(Fixed::new(Duration::ZERO).with_max_attempts(3)));
+    let w = worker(
+        &f,
+        store.clone(),
+        always_failing(Fixed::new(Duration::ZERO).with_max_attempts(3)),
+    );
     assert_eq!(w.run_once().await.unwrap(), 1);
     f.clock.set(support::start() - 3600 * SEC);
     // A fresh worker reads the clock as it is: the job is not due yet.
@@ -302,7 +332,11 @@ async fn a_refusing_budget_dead_letters_with_its_reason() {
     reasons.sort_by_key(|r| r.is_some());
     assert_eq!(
         reasons,
-        [None, Some(StopReason::BudgetExhausted), Some(StopReason::BudgetExhausted)]
+        [
+            None,
+            Some(StopReason::BudgetExhausted),
+            Some(StopReason::BudgetExhausted)
+        ]
     );
 }
 
@@ -315,10 +349,21 @@ async fn a_cut_attempt_counts_towards_the_cap() {
     // Two claims cut by a "crash": their leases expire unrecorded.
     for _ in 0..2 {
         let kinds = ["job".to_owned()];
-        assert_eq!(store.claim(&kinds, 1, f.clock.now(), lease).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .claim(&kinds, 1, f.clock.now(), lease)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
         f.clock.advance(lease);
     }
-    let w = worker(&f, store.clone(), always_failing(Fixed::new(SEC).with_max_attempts(2)));
+    let w = worker(
+        &f,
+        store.clone(),
+        always_failing(Fixed::new(SEC).with_max_attempts(2)),
+    );
     assert_eq!(w.run_once().await.unwrap(), 1);
     let status = store.status("k").await.unwrap().unwrap();
     assert_eq!(status.dead_reason, Some(StopReason::AttemptsExhausted));
@@ -371,6 +416,51 @@ async fn one_slow_attempt_does_not_hold_up_the_others() {
         }
         panic!("the other 19 jobs did not finish while j0 was slow");
     };
-    tokio::time::timeout(Duration::from_secs(20), w.run(stop)).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), w.run(stop))
+        .await
+        .unwrap();
     assert_eq!(store.counts().await.unwrap().succeeded, 20);
+}
+
+#[tokio::test]
+async fn dropping_a_running_worker_cancels_its_attempts() {
+    use std::sync::atomic::AtomicBool;
+    struct SetOnDrop(Arc<AtomicBool>);
+    impl Drop for SetOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, SeqCst);
+        }
+    }
+    let f = Fixture::new();
+    let store = f.open();
+    submit(&f, &store, "k").await;
+    let (started, mut running) = tokio::sync::mpsc::channel(1);
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&dropped);
+    let handler = Handler::new(move |_: Delivery| {
+        let guard = SetOnDrop(Arc::clone(&flag));
+        let started = started.clone();
+        async move {
+            let _guard = guard;
+            let _ = started.send(()).await;
+            std::future::pending::<()>().await;
+            Ok::<_, String>(())
+        }
+    });
+    let w = worker(&f, store.clone(), handler);
+    let run = w.run(std::future::pending());
+    tokio::select! {
+        () = run => unreachable!("runs until dropped"),
+        _ = tokio::time::timeout(Duration::from_secs(10), running.recv()) => {}
+    }
+    // `run` is dropped here, with the attempt in flight.
+    for _ in 0..200 {
+        if dropped.load(SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(dropped.load(SeqCst), "the attempt's future was not dropped");
+    let status = store.status("k").await.unwrap().unwrap();
+    assert_eq!(status.state, JobState::Running, "left to its lease");
 }

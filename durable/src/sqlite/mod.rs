@@ -5,7 +5,7 @@ mod ops;
 mod schema;
 
 use crate::error::Error;
-use crate::job::{Claimed, JobStatus, Lease, NewJob, Next, Submitted, AttemptRecord};
+use crate::job::{AttemptRecord, Claimed, JobStatus, Lease, NewJob, Next, Submitted};
 use crate::store::{Store, check_job};
 use rusqlite::{Connection, ErrorCode};
 use std::path::Path;
@@ -280,7 +280,9 @@ impl SqliteStore {
             // that is not a database fails here.
             let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
             let sync = if options.full_sync { "FULL" } else { "NORMAL" };
-            conn.execute_batch(&format!("PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"))?;
+            conn.execute_batch(&format!(
+                "PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"
+            ))?;
             schema::migrate(conn)
         };
         setup(&mut conn).map_err(|e| map_op(e, busy))?;

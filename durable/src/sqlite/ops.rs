@@ -1,7 +1,7 @@
 //! The store's operations, each one transaction on a connection.
 
-use super::OpError;
 use super::JobCounts;
+use super::OpError;
 use crate::error::Error;
 use crate::job::{
     AttemptOutcome, AttemptRecord, Claimed, JobState, JobStatus, Lease, MAX_ERROR_LEN, NewJob,
@@ -61,7 +61,11 @@ fn attempt_u32(n: i64) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-pub(super) fn submit(conn: &mut Connection, job: &NewJob, now: SystemTime) -> Result<Submitted, OpError> {
+pub(super) fn submit(
+    conn: &mut Connection,
+    job: &NewJob,
+    now: SystemTime,
+) -> Result<Submitted, OpError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let due = job.not_before.map_or(floor_us(now), ceil_us);
     let inserted = tx.execute(
@@ -382,7 +386,8 @@ pub(super) fn purge(conn: &mut Connection, key: &str) -> Result<(), OpError> {
 
 pub(super) fn counts(conn: &mut Connection) -> Result<JobCounts, OpError> {
     let mut counts = JobCounts::default();
-    let mut select = conn.prepare_cached("SELECT state, COUNT(*) FROM persevere_jobs GROUP BY state")?;
+    let mut select =
+        conn.prepare_cached("SELECT state, COUNT(*) FROM persevere_jobs GROUP BY state")?;
     let rows = select.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
     for row in rows {
         let (state, n) = row?;

@@ -71,9 +71,15 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<(), OpError> {
         tx.execute_batch(migration)?;
     }
     if found == 0 {
-        tx.execute("INSERT INTO persevere_durable_schema (version) VALUES (?1)", [VERSION])?;
+        tx.execute(
+            "INSERT INTO persevere_durable_schema (version) VALUES (?1)",
+            [VERSION],
+        )?;
     } else if found < VERSION {
-        tx.execute("UPDATE persevere_durable_schema SET version = ?1", [VERSION])?;
+        tx.execute(
+            "UPDATE persevere_durable_schema SET version = ?1",
+            [VERSION],
+        )?;
     }
     tx.commit()?;
     Ok(())

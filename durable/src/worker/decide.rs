@@ -6,7 +6,9 @@
 
 use crate::job::Claimed;
 use persevere::budget::RetryBudget;
-use persevere::{AttemptContext, Classification, Decision, JitterRng, RetryKind, RetryPolicy, StopReason};
+use persevere::{
+    AttemptContext, Classification, Decision, JitterRng, RetryKind, RetryPolicy, StopReason,
+};
 use std::time::{Duration, SystemTime};
 
 /// Time since the round's first attempt started, as the policy sees it; zero
@@ -131,7 +133,10 @@ mod tests {
             Decision::Stop(StopReason::Deadline)
         );
         assert_eq!(before_attempt(&policy, &j, at(59)), None);
-        assert_eq!(before_attempt(&policy, &j, at(60)), Some(StopReason::Deadline));
+        assert_eq!(
+            before_attempt(&policy, &j, at(60)),
+            Some(StopReason::Deadline)
+        );
         // A clock set back reads as no time elapsed, never as an error.
         assert_eq!(
             after_failure(&policy, None, &j, t, SystemTime::UNIX_EPOCH),

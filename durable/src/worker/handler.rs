@@ -221,9 +221,12 @@ impl Handler {
 
     /// Runs one attempt on its own task, so that a panic fails the attempt
     /// and not the worker.
+    ///
+    /// Dropping the returned future aborts the attempt's task.
     pub(crate) async fn attempt(&self, delivery: Delivery) -> Result<(), Failure> {
         let attempt = self.run.run(delivery);
-        match tokio::spawn(attempt).await {
+        let mut task = AbortOnDrop(tokio::spawn(attempt));
+        match (&mut task.0).await {
             Ok(result) => result,
             Err(join) if join.is_panic() => {
                 let payload = join.into_panic();
@@ -237,8 +240,20 @@ impl Handler {
                     Classification::transient(),
                 ))
             }
-            Err(join) => Err((format!("handler task ended: {join}"), Classification::transient())),
+            Err(join) => Err((
+                format!("handler task ended: {join}"),
+                Classification::transient(),
+            )),
         }
+    }
+}
+
+/// A task that is aborted when its handle is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -9,7 +9,7 @@ use crate::clock::{Clock, Forward, SystemClock};
 use crate::error::{ConfigError, Error};
 use crate::job::{AttemptOutcome, AttemptRecord, Claimed, MAX_KIND_LEN, Next};
 use crate::store::Store;
-use persevere::{Decision, Exponential, Jitter, JitterRng, RetryPolicy, AttemptContext};
+use persevere::{AttemptContext, Decision, Exponential, Jitter, JitterRng, RetryPolicy};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -426,7 +426,10 @@ fn store_backoff(poll: Duration, failures: u32) -> Duration {
         .with_max_delay(Duration::from_secs(5).max(poll))
         .with_jitter(Jitter::None);
     policy
-        .decide(&AttemptContext::new(failures, Duration::ZERO), &mut JitterRng::from_seed(0))
+        .decide(
+            &AttemptContext::new(failures, Duration::ZERO),
+            &mut JitterRng::from_seed(0),
+        )
         .delay()
         .unwrap_or(poll)
 }
@@ -447,7 +450,10 @@ async fn process<S: Store>(shared: Arc<Shared<S>>, job: Claimed) {
         Some(reason) => (
             AttemptOutcome::NotStarted(reason),
             Next::DeadLetter(reason),
-            Some(("not started: the retrying stopped before this attempt".to_owned(), None)),
+            Some((
+                "not started: the retrying stopped before this attempt".to_owned(),
+                None,
+            )),
             None,
         ),
         None => {

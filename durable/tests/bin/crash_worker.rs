@@ -37,7 +37,11 @@ fn main() -> ExitCode {
             return ExitCode::from(64);
         }
     };
-    let log = OpenOptions::new().create(true).append(true).open(log).expect("log file");
+    let log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
     let store = SqliteStore::open(db).expect("store");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -55,7 +59,10 @@ fn line(log: &Mutex<File>, text: String) {
 /// terminally, the next in ten always fails transiently, and the others
 /// fail transiently on their first `i % 3` attempts, then succeed.
 fn script(key: &str, attempt: u32) -> Result<(), &'static str> {
-    let i: u32 = key.trim_start_matches("job-").parse().expect("numbered key");
+    let i: u32 = key
+        .trim_start_matches("job-")
+        .parse()
+        .expect("numbered key");
     match i % 10 {
         0 => Err("terminal"),
         1 => Err("transient"),
@@ -69,10 +76,14 @@ fn handler(log: Arc<Mutex<File>>) -> Handler {
         move |job: Delivery| {
             let log = Arc::clone(&log);
             async move {
-                let micros = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_micros();
+                let micros = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_micros();
                 line(&log, format!("S {} {} {micros}\n", job.key, job.attempt));
                 // 0 to 19 ms of "work", so that kills land mid-attempt.
-                let work = (job.key.len() as u64 * 7 + u64::from(job.attempt) * 13 + micros as u64) % 20;
+                let work =
+                    (job.key.len() as u64 * 7 + u64::from(job.attempt) * 13 + micros as u64) % 20;
                 tokio::time::sleep(Duration::from_millis(work)).await;
                 let result = script(&job.key, job.attempt);
                 if result.is_ok() {
@@ -97,7 +108,10 @@ async fn work(store: SqliteStore, log: Arc<Mutex<File>>, finish: bool) -> ExitCo
         .batch(16)
         .lease(LEASE)
         .poll_interval(POLL)
-        .handler("script", handler(Arc::clone(&log)).policy(backoff.with_max_attempts(50)))
+        .handler(
+            "script",
+            handler(Arc::clone(&log)).policy(backoff.with_max_attempts(50)),
+        )
         .handler("exhaust", handler(log).policy(backoff.with_max_attempts(3)))
         .build()
         .expect("worker");
@@ -121,5 +135,9 @@ async fn work(store: SqliteStore, log: Arc<Mutex<File>>, finish: bool) -> ExitCo
             done = idle.await;
         })
         .await;
-    if done { ExitCode::SUCCESS } else { ExitCode::from(2) }
+    if done {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    }
 }

@@ -11,9 +11,9 @@
 //! most 64 KiB; the server stops when dropped.
 
 use persevere::Classification;
+use persevere::Classify;
 use persevere::classify::http::classify_response;
 use persevere::classify::io::IoErrors;
-use persevere::Classify;
 use persevere_durable::Clock;
 use std::collections::HashMap;
 use std::fmt;
@@ -72,7 +72,9 @@ impl Server {
     /// Starts a server on a free port of 127.0.0.1; the next request for a
     /// key after a reply without `Retry-After` may come `min_delay` later.
     pub async fn start(plan: Plan, clock: Arc<dyn Clock>, min_delay: Duration) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(HashMap::new()));
         let state = Arc::clone(&seen);
@@ -81,7 +83,8 @@ impl Server {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (plan, clock, seen) = (Arc::clone(&plan), Arc::clone(&clock), Arc::clone(&state));
+                let (plan, clock, seen) =
+                    (Arc::clone(&plan), Arc::clone(&clock), Arc::clone(&state));
                 tokio::spawn(async move {
                     let _ = serve(stream, &*plan, &*clock, &seen, min_delay).await;
                 });
@@ -119,7 +122,10 @@ async fn serve(
     let reply = {
         let mut seen = seen.lock().unwrap();
         let earlier = seen.entry(key.clone()).or_default();
-        let reply = plan(&key).get(earlier.len()).copied().unwrap_or(Reply::Status(200));
+        let reply = plan(&key)
+            .get(earlier.len())
+            .copied()
+            .unwrap_or(Reply::Status(200));
         let at = clock.now();
         let wait = match reply {
             Reply::RetryAfter(_, secs) => Duration::from_secs(secs),
@@ -139,7 +145,9 @@ async fn serve(
             return Ok(());
         }
         Reply::RetryAfter(status, secs) => {
-            format!("HTTP/1.1 {status} Busy\r\nRetry-After: {secs}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            format!(
+                "HTTP/1.1 {status} Busy\r\nRetry-After: {secs}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
         }
         Reply::Status(200) => format!(
             "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{key}",
@@ -254,10 +262,16 @@ async fn exchange(addr: SocketAddr, key: &str, body: &[u8]) -> Result<(), PostEr
         "POST /{key} HTTP/1.1\r\nHost: {addr}\r\nIdempotency-Key: {key}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes()).await.map_err(PostError::Io)?;
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .map_err(PostError::Io)?;
     stream.write_all(body).await.map_err(PostError::Io)?;
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.map_err(PostError::Io)?;
+    stream
+        .read_to_end(&mut response)
+        .await
+        .map_err(PostError::Io)?;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status: u16 = head
@@ -267,7 +281,8 @@ async fn exchange(addr: SocketAddr, key: &str, body: &[u8]) -> Result<(), PostEr
         .ok_or_else(|| PostError::Io(std::io::ErrorKind::InvalidData.into()))?;
     let retry_after = head.split("\r\n").find_map(|l| {
         let (name, value) = l.split_once(':')?;
-        name.eq_ignore_ascii_case("retry-after").then(|| value.trim().to_owned())
+        name.eq_ignore_ascii_case("retry-after")
+            .then(|| value.trim().to_owned())
     });
     match status {
         200 if body == key => Ok(()),
