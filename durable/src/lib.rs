@@ -5,6 +5,7 @@
 
 mod clock;
 mod error;
+mod history;
 mod job;
 mod sqlite;
 mod store;
@@ -14,9 +15,10 @@ mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ConfigError, Error};
+pub use history::{AttemptOutcome, AttemptRecord};
 pub use job::{
-    AttemptOutcome, AttemptRecord, Claimed, JobState, JobStatus, Lease, MAX_ERROR_LEN, MAX_KEY_LEN,
-    MAX_KIND_LEN, MAX_PAYLOAD, NewJob, Next, Submitted,
+    Claimed, JobState, JobStatus, Lease, MAX_ERROR_LEN, MAX_KEY_LEN, MAX_KIND_LEN, MAX_PAYLOAD,
+    NewJob, Next, Submitted,
 };
 pub use sqlite::{DEFAULT_BUSY_TIMEOUT, JobCounts, SqliteOptions, SqliteStore};
 pub use store::Store;

@@ -1,7 +1,8 @@
 //! The `Store` trait: the few operations of a durable job's life.
 
 use crate::error::Error;
-use crate::job::{AttemptRecord, Claimed, JobStatus, Lease, NewJob, Next, Submitted};
+use crate::history::AttemptRecord;
+use crate::job::{Claimed, JobStatus, Lease, NewJob, Next, Submitted};
 use std::future::Future;
 use std::time::{Duration, SystemTime};
 

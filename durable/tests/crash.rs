@@ -150,8 +150,8 @@ fn killed_workers_lose_nothing_and_recover_within_a_lease() {
 
     let mut interrupted = 0;
     let mut duplicates = 0;
-    let mut recovery = vec![Duration::ZERO; KILLS];
-    let mut held = vec![0; KILLS];
+    let mut recovery = [Duration::ZERO; KILLS];
+    let mut held = [0; KILLS];
     for (i, job) in statuses.iter().enumerate() {
         let (state, reason) = expected(i);
         assert_eq!((job.state, job.dead_reason), (state, reason), "{job:?}");

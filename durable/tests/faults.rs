@@ -65,17 +65,17 @@ fn a_read_only_file_is_read_only() {
     let _ = std::fs::remove_file(f.path.with_extension("db-shm"));
     let mut perms = std::fs::metadata(&f.path).unwrap().permissions();
     perms.set_readonly(true);
-    std::fs::set_permissions(&f.path, perms.clone()).unwrap();
-    let mut dir_perms = std::fs::metadata(f.dir.path()).unwrap().permissions();
+    std::fs::set_permissions(&f.path, perms).unwrap();
+    let dir_original = std::fs::metadata(f.dir.path()).unwrap().permissions();
+    let mut dir_perms = dir_original.clone();
     dir_perms.set_readonly(true);
-    std::fs::set_permissions(f.dir.path(), dir_perms.clone()).unwrap();
+    std::fs::set_permissions(f.dir.path(), dir_perms).unwrap();
     let writable = std::fs::OpenOptions::new()
         .write(true)
         .open(&f.path)
         .is_ok();
     let result = SqliteStore::open(&f.path);
-    dir_perms.set_readonly(false);
-    std::fs::set_permissions(f.dir.path(), dir_perms).unwrap();
+    std::fs::set_permissions(f.dir.path(), dir_original).unwrap();
     if writable {
         println!(
             "skipped: this process may write a read-only file (it runs as root), \

@@ -5,7 +5,8 @@ mod ops;
 mod schema;
 
 use crate::error::Error;
-use crate::job::{AttemptRecord, Claimed, JobStatus, Lease, NewJob, Next, Submitted};
+use crate::history::AttemptRecord;
+use crate::job::{Claimed, JobStatus, Lease, NewJob, Next, Submitted};
 use crate::store::{Store, check_job};
 use rusqlite::{Connection, ErrorCode};
 use std::path::Path;

@@ -3,11 +3,11 @@
 use super::JobCounts;
 use super::OpError;
 use crate::error::Error;
-use crate::job::{
-    AttemptOutcome, AttemptRecord, Claimed, JobState, JobStatus, Lease, MAX_ERROR_LEN, NewJob,
-    Next, Submitted, kind_name, parse_classification, parse_stop_reason, stop_reason_name,
-    truncate,
+use crate::history::{
+    AttemptOutcome, AttemptRecord, kind_name, parse_classification, parse_stop_reason,
+    stop_reason_name, truncate,
 };
+use crate::job::{Claimed, JobState, JobStatus, Lease, MAX_ERROR_LEN, NewJob, Next, Submitted};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

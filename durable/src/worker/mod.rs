@@ -1,20 +1,24 @@
 //! Workers: claim due jobs, run their handlers, record every attempt.
 
+mod attempt;
+mod builder;
 mod decide;
 mod handler;
 
+pub use builder::WorkerBuilder;
 pub use handler::{Delivery, Handler};
 
-use crate::clock::{Clock, Forward, SystemClock};
-use crate::error::{ConfigError, Error};
-use crate::job::{AttemptOutcome, AttemptRecord, Claimed, MAX_KIND_LEN, Next};
+use crate::clock::{Forward, SystemClock};
+use crate::error::Error;
+use crate::job::Claimed;
 use crate::store::Store;
-use persevere::{AttemptContext, Decision, Exponential, Jitter, JitterRng, RetryPolicy};
+use attempt::{process, run_in_slot};
+use persevere::{AttemptContext, Exponential, Jitter, JitterRng, RetryPolicy};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use std::time::Duration;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// The default lease: 30 seconds.
@@ -23,175 +27,6 @@ pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 pub const MIN_LEASE: Duration = Duration::from_millis(50);
 /// The longest lease a worker accepts: 24 hours.
 pub const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
-
-/// Builds a [`Worker`].
-///
-/// # Default
-///
-/// - clock: [`SystemClock`];
-/// - concurrency: 8 attempts at once;
-/// - batch: up to 32 jobs per claim;
-/// - lease: [`DEFAULT_LEASE`], within [`MIN_LEASE`]..=[`MAX_LEASE`];
-/// - poll interval: 100 ms when no job is due (clamped to 1 ms..=60 s).
-///
-/// # Examples
-///
-/// ```
-/// use persevere_durable::{Delivery, Handler, SqliteStore, Worker};
-/// use std::time::Duration;
-///
-/// let store = SqliteStore::open_in_memory().unwrap();
-/// let worker = Worker::builder(store)
-///     .concurrency(16)
-///     .lease(Duration::from_secs(10))
-///     .handler("email", Handler::new(|_: Delivery| async { Ok::<_, String>(()) }))
-///     .build()
-///     .unwrap();
-/// # drop(worker);
-/// ```
-#[derive(Debug)]
-pub struct WorkerBuilder<S> {
-    store: S,
-    clock: Arc<dyn Clock>,
-    handlers: Vec<(String, Handler)>,
-    concurrency: usize,
-    batch: usize,
-    lease: Duration,
-    poll: Duration,
-}
-
-impl<S: Store> WorkerBuilder<S> {
-    /// Reads time from `clock`.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use persevere_durable::{Delivery, Handler, ManualClock, SqliteStore, Worker};
-    /// let clock = ManualClock::new(std::time::SystemTime::UNIX_EPOCH);
-    /// let builder = Worker::builder(SqliteStore::open_in_memory().unwrap()).clock(clock);
-    /// # drop(builder);
-    /// ```
-    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
-        self.clock = Arc::new(clock);
-        self
-    }
-
-    /// Runs `handler` for the jobs of `kind`.
-    ///
-    /// # Examples
-    ///
-    /// See [`WorkerBuilder`].
-    pub fn handler(mut self, kind: impl Into<String>, handler: Handler) -> Self {
-        self.handlers.push((kind.into(), handler));
-        self
-    }
-
-    /// Runs at most `n` attempts at once.
-    ///
-    /// # Examples
-    ///
-    /// See [`WorkerBuilder`].
-    pub fn concurrency(mut self, n: usize) -> Self {
-        self.concurrency = n;
-        self
-    }
-
-    /// Claims at most `n` jobs per round trip to the store.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use persevere_durable::{SqliteStore, Worker};
-    /// let builder = Worker::builder(SqliteStore::open_in_memory().unwrap()).batch(64);
-    /// # drop(builder);
-    /// ```
-    pub fn batch(mut self, n: usize) -> Self {
-        self.batch = n;
-        self
-    }
-
-    /// Holds each claimed job for `lease`: a job whose worker vanished is
-    /// claimed again once it expires. It must be longer than the longest
-    /// attempt, or a slow attempt is delivered twice.
-    ///
-    /// # Examples
-    ///
-    /// See [`WorkerBuilder`].
-    pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
-        self
-    }
-
-    /// Waits `interval` before looking again when no job is due.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # use persevere_durable::{SqliteStore, Worker}; use std::time::Duration;
-    /// let builder = Worker::builder(SqliteStore::open_in_memory().unwrap())
-    ///     .poll_interval(Duration::from_millis(20));
-    /// # drop(builder);
-    /// ```
-    pub fn poll_interval(mut self, interval: Duration) -> Self {
-        self.poll = interval.clamp(Duration::from_millis(1), Duration::from_secs(60));
-        self
-    }
-
-    /// Checks the configuration and builds the worker.
-    ///
-    /// # Examples
-    ///
-    /// See [`WorkerBuilder`].
-    ///
-    /// # Errors
-    ///
-    /// A [`ConfigError`]: no handler, two handlers for one kind, a kind
-    /// name out of bounds, a lease out of bounds, zero concurrency or batch.
-    pub fn build(self) -> Result<Worker<S>, ConfigError> {
-        if self.handlers.is_empty() {
-            return Err(ConfigError::NoHandlers);
-        }
-        if self.concurrency == 0 {
-            return Err(ConfigError::Zero("concurrency"));
-        }
-        if self.batch == 0 {
-            return Err(ConfigError::Zero("batch"));
-        }
-        if !(MIN_LEASE..=MAX_LEASE).contains(&self.lease) {
-            return Err(ConfigError::Lease {
-                got: self.lease,
-                min: MIN_LEASE,
-                max: MAX_LEASE,
-            });
-        }
-        let mut handlers = HashMap::new();
-        for (kind, handler) in self.handlers {
-            if kind.is_empty() || kind.len() > MAX_KIND_LEN {
-                return Err(ConfigError::InvalidKind {
-                    len: kind.len(),
-                    limit: MAX_KIND_LEN,
-                });
-            }
-            if handlers.insert(kind.clone(), handler).is_some() {
-                return Err(ConfigError::DuplicateKind(kind));
-            }
-        }
-        let mut kinds: Vec<String> = handlers.keys().cloned().collect();
-        kinds.sort();
-        Ok(Worker {
-            shared: Arc::new(Shared {
-                store: self.store,
-                clock: Forward::new(self.clock),
-                handlers,
-                kinds,
-                lease: self.lease,
-            }),
-            concurrency: self.concurrency,
-            batch: self.batch,
-            poll: self.poll,
-        })
-    }
-}
 
 /// Runs durable jobs: claims the due ones of its kinds, runs their
 /// handlers, and records each attempt with what comes next.
@@ -214,7 +49,7 @@ impl<S: Store> WorkerBuilder<S> {
 ///
 /// # Time
 ///
-/// Times are read from the [`Clock`] and never go back within a worker: if
+/// Times are read from the [`Clock`](crate::Clock) and never go back within a worker: if
 /// the clock jumps backwards, the worker keeps the latest time it read until
 /// the clock catches up. A job is never run before its due time on the
 /// worker's clock. Across processes, a clock set back makes jobs wait
@@ -263,6 +98,7 @@ pub struct Worker<S> {
     poll: Duration,
 }
 
+/// What every attempt of a worker needs.
 #[derive(Debug)]
 struct Shared<S> {
     store: S,
@@ -432,100 +268,4 @@ fn store_backoff(poll: Duration, failures: u32) -> Duration {
         )
         .delay()
         .unwrap_or(poll)
-}
-
-async fn run_in_slot<S: Store>(shared: Arc<Shared<S>>, job: Claimed, _slot: OwnedSemaphorePermit) {
-    process(shared, job).await;
-}
-
-/// Runs one claimed attempt and records it.
-async fn process<S: Store>(shared: Arc<Shared<S>>, job: Claimed) {
-    let Some(handler) = shared.handlers.get(&job.kind) else {
-        return; // claims name only this worker's kinds
-    };
-    let policy: &dyn RetryPolicy = &*handler.policy;
-    let budget = handler.budget.as_deref();
-    let started = shared.clock.now();
-    let (outcome, next, failure, delay) = match decide::before_attempt(policy, &job, started) {
-        Some(reason) => (
-            AttemptOutcome::NotStarted(reason),
-            Next::DeadLetter(reason),
-            Some((
-                "not started: the retrying stopped before this attempt".to_owned(),
-                None,
-            )),
-            None,
-        ),
-        None => {
-            if let (Some(budget), 1) = (budget, job.round_attempt) {
-                budget.on_call();
-            }
-            let delivery = Delivery {
-                key: job.key.clone(),
-                kind: job.kind.clone(),
-                payload: job.payload.clone(),
-                attempt: job.attempt,
-                round_attempt: job.round_attempt,
-            };
-            match handler.attempt(delivery).await {
-                Ok(()) => {
-                    if let Some(budget) = budget {
-                        budget.on_success(job.round_attempt > 1, 0);
-                    }
-                    (AttemptOutcome::Succeeded, Next::Complete, None, None)
-                }
-                Err((error, verdict)) => {
-                    if let Some(budget) = budget {
-                        budget.on_failure(verdict.kind());
-                    }
-                    let now = shared.clock.now();
-                    match decide::after_failure(policy, budget, &job, verdict, now) {
-                        Decision::Retry(delay) => (
-                            AttemptOutcome::Retrying,
-                            Next::Retry(due_after(now, delay)),
-                            Some((error, Some(verdict))),
-                            Some(delay),
-                        ),
-                        Decision::Stop(reason) => (
-                            AttemptOutcome::Stopped(reason),
-                            Next::DeadLetter(reason),
-                            Some((error, Some(verdict))),
-                            None,
-                        ),
-                    }
-                }
-            }
-        }
-    };
-    let (error, classification) = match failure {
-        Some((error, verdict)) => (Some(error), verdict),
-        None => (None, None),
-    };
-    tracing::debug!(
-        target: "persevere_durable",
-        key = %job.key, attempt = job.attempt, ?outcome, ?delay, error = ?error,
-        "attempt recorded"
-    );
-    let record = AttemptRecord {
-        attempt: job.attempt,
-        started_at: started,
-        ended_at: shared.clock.now(),
-        outcome,
-        error,
-        classification,
-        delay,
-    };
-    if let Err(error) = shared.store.record(&job.lease, record, next).await {
-        tracing::warn!(
-            target: "persevere_durable",
-            key = %job.key, attempt = job.attempt, %error,
-            "attempt not recorded; the job will be claimed again when its lease expires"
-        );
-    }
-}
-
-/// `now + delay`, saturating at a far future time rather than overflowing.
-fn due_after(now: SystemTime, delay: Duration) -> SystemTime {
-    now.checked_add(delay)
-        .unwrap_or_else(|| SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(u32::MAX) * 16))
 }
