@@ -366,3 +366,59 @@ async fn everything_survives_closing_and_reopening_the_file() {
         .remove(0);
     assert_eq!((job.attempt, job.payload.as_slice()), (2, &b"x"[..]));
 }
+
+#[tokio::test]
+async fn operations_sent_together_fail_alone() {
+    let f = Fixture::new();
+    let store = f.open();
+    let now = f.clock.now();
+    for i in 0..50 {
+        store
+            .submit(NewJob::new(format!("k{i}"), "email", vec![]), now)
+            .await
+            .unwrap();
+    }
+    let claimed = store.claim(&kinds(), 50, now, LEASE).await.unwrap();
+    // Every other record uses a lease that is not the job's: those fail with
+    // LeaseLost, the rest commit, though they may share a transaction.
+    let records = claimed.into_iter().enumerate().map(|(i, job)| {
+        let mut lease = job.lease.clone();
+        if i % 2 == 1 {
+            lease.token = "999".into();
+        }
+        let store = store.clone();
+        async move {
+            store
+                .record(
+                    &lease,
+                    record(job.attempt, now, AttemptOutcome::Succeeded),
+                    Next::Complete,
+                )
+                .await
+        }
+    });
+    let results = futures_join(records.collect()).await;
+    for (i, result) in results.iter().enumerate() {
+        if i % 2 == 1 {
+            assert!(matches!(result, Err(Error::LeaseLost(_))), "{result:?}");
+        } else {
+            assert!(result.is_ok(), "{result:?}");
+        }
+    }
+    let counts = store.counts().await.unwrap();
+    assert_eq!((counts.succeeded, counts.running), (25, 25));
+}
+
+/// Runs the futures concurrently, each on its own task; results in order.
+async fn futures_join<F>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

@@ -3,6 +3,7 @@
 
 mod ops;
 mod schema;
+mod writer;
 
 use crate::error::Error;
 use crate::history::AttemptRecord;
@@ -10,7 +11,6 @@ use crate::job::{Claimed, JobStatus, Lease, NewJob, Next, Submitted};
 use crate::store::{Store, check_job};
 use rusqlite::{Connection, ErrorCode};
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 /// How long a connection waits for another's lock before
@@ -164,8 +164,9 @@ impl JobCounts {
 ///
 /// Opening a file creates it if needed, sets WAL mode and the busy timeout,
 /// and applies the schema migrations the crate ships (a version table
-/// records them). Every state change is one `IMMEDIATE` transaction. Clones
-/// share one connection; operations run on tokio's blocking pool.
+/// records them). Every state change is atomic: operations run on a thread
+/// that owns the connection, and commit together in one `IMMEDIATE`
+/// transaction, each in a savepoint of its own. Clones share the thread.
 ///
 /// # Examples
 ///
@@ -191,8 +192,7 @@ impl JobCounts {
 /// [`Error::SchemaTooNew`] for a file written by a newer version.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
-    busy_timeout: Duration,
+    writer: writer::Writer,
 }
 
 /// An error inside an operation, before it is mapped for the caller.
@@ -288,8 +288,7 @@ impl SqliteStore {
         };
         setup(&mut conn).map_err(|e| map_op(e, busy))?;
         Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
-            busy_timeout: busy,
+            writer: writer::Writer::start(conn, busy)?,
         })
     }
 
@@ -313,23 +312,13 @@ impl SqliteStore {
         self.run(ops::counts).await
     }
 
-    /// Runs `op` on the connection on tokio's blocking pool.
+    /// Runs `op` on the store's connection, in a transaction.
     async fn run<T, F>(&self, op: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, OpError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, OpError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        let busy = self.busy_timeout;
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            op(&mut conn)
-        })
-        .await;
-        match joined {
-            Ok(result) => result.map_err(|e| map_op(e, busy)),
-            Err(join) => Err(Error::Backend(Box::new(join))),
-        }
+        self.writer.run(op).await
     }
 }
 

@@ -1,4 +1,5 @@
-//! The store's operations, each one transaction on a connection.
+//! The store's operations. Each runs inside a savepoint of a transaction
+//! the writer holds (see `writer.rs`), so each is atomic on its own.
 
 use super::JobCounts;
 use super::OpError;
@@ -9,7 +10,7 @@ use crate::history::{
 };
 use crate::job::{Claimed, JobState, JobStatus, Lease, MAX_ERROR_LEN, NewJob, Next, Submitted};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const PENDING: i64 = 0;
@@ -62,13 +63,12 @@ fn attempt_u32(n: i64) -> u32 {
 }
 
 pub(super) fn submit(
-    conn: &mut Connection,
+    conn: &Connection,
     job: &NewJob,
     now: SystemTime,
 ) -> Result<Submitted, OpError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let due = job.not_before.map_or(floor_us(now), ceil_us);
-    let inserted = tx.execute(
+    let inserted = conn.execute(
         "INSERT INTO persevere_jobs (key, kind, payload, state, created_at, next_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO NOTHING",
         params![job.key, job.kind, job.payload, PENDING, floor_us(now), due],
@@ -76,19 +76,18 @@ pub(super) fn submit(
     let submitted = if inserted == 1 {
         Submitted::Created
     } else {
-        let state: i64 = tx.query_row(
+        let state: i64 = conn.query_row(
             "SELECT state FROM persevere_jobs WHERE key = ?1",
             [&job.key],
             |r| r.get(0),
         )?;
         Submitted::Exists(state_of(state))
     };
-    tx.commit()?;
     Ok(submitted)
 }
 
 pub(super) fn claim(
-    conn: &mut Connection,
+    conn: &Connection,
     kinds: &[String],
     limit: usize,
     now: SystemTime,
@@ -97,7 +96,6 @@ pub(super) fn claim(
     let now_us = floor_us(now);
     let until = now.checked_add(lease).unwrap_or(now);
     let until_us = ceil_us(until);
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let placeholders = vec!["?"; kinds.len()].join(", ");
     // Abandoned jobs (expired leases) first: they were claimed before any
     // job now due; then due jobs, earliest first.
@@ -119,11 +117,11 @@ pub(super) fn claim(
     };
     let mut claimed = Vec::new();
     {
-        let mut interrupt = tx.prepare_cached(
+        let mut interrupt = conn.prepare_cached(
             "INSERT OR IGNORE INTO persevere_attempts (key, attempt, started_at, ended_at, outcome)
              VALUES (?1, ?2, ?3, ?4, 'interrupted')",
         )?;
-        let mut update = tx.prepare_cached(
+        let mut update = conn.prepare_cached(
             "UPDATE persevere_jobs SET state = 1, attempt = ?2, claimed_at = ?3, next_at = ?4,
                  first_attempt_at = COALESCE(first_attempt_at, ?3)
              WHERE key = ?1",
@@ -134,7 +132,7 @@ pub(super) fn claim(
             if left == 0 {
                 break;
             }
-            let mut select = tx.prepare_cached(&sql(state))?;
+            let mut select = conn.prepare_cached(&sql(state))?;
             let mut rows = select.query(rusqlite::params_from_iter(args(left)))?;
             while let Some(row) = rows.next()? {
                 due.push(DueRow::read(row)?);
@@ -169,7 +167,6 @@ pub(super) fn claim(
             });
         }
     }
-    tx.commit()?;
     Ok(claimed)
 }
 
@@ -204,7 +201,7 @@ impl DueRow {
 }
 
 pub(super) fn record(
-    conn: &mut Connection,
+    conn: &Connection,
     lease: &Lease,
     attempt: &AttemptRecord,
     next: Next,
@@ -214,19 +211,18 @@ pub(super) fn record(
         .parse()
         .map_err(|_| Error::LeaseLost(lease.key.clone()))?;
     let ended = floor_us(attempt.ended_at);
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let changed = match next {
-        Next::Retry(at) => tx.execute(
+        Next::Retry(at) => conn.execute(
             "UPDATE persevere_jobs SET state = 0, next_at = ?3, previous_delay_us = ?4
              WHERE key = ?1 AND state = 1 AND attempt = ?2",
             params![lease.key, token, ceil_us(at), attempt.delay.map(to_us)],
         )?,
-        Next::Complete => tx.execute(
+        Next::Complete => conn.execute(
             "UPDATE persevere_jobs SET state = 2, next_at = NULL, finished_at = ?3
              WHERE key = ?1 AND state = 1 AND attempt = ?2",
             params![lease.key, token, ended],
         )?,
-        Next::DeadLetter(reason) => tx.execute(
+        Next::DeadLetter(reason) => conn.execute(
             "UPDATE persevere_jobs SET state = 3, next_at = NULL, finished_at = ?3, dead_reason = ?4
              WHERE key = ?1 AND state = 1 AND attempt = ?2",
             params![lease.key, token, ended, stop_reason_name(reason)],
@@ -238,7 +234,7 @@ pub(super) fn record(
     let (outcome, stop) = outcome_names(attempt.outcome);
     let error = attempt.error.clone().map(|e| truncate(e, MAX_ERROR_LEN));
     let classification = attempt.classification;
-    tx.prepare_cached(
+    conn.prepare_cached(
         "INSERT OR REPLACE INTO persevere_attempts
              (key, attempt, started_at, ended_at, outcome, stop_reason, error, kind, server_delay_us, delay_us)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -255,7 +251,6 @@ pub(super) fn record(
         classification.and_then(|c| c.server_delay()).map(to_us),
         attempt.delay.map(to_us),
     ])?;
-    tx.commit()?;
     Ok(())
 }
 
@@ -280,10 +275,8 @@ fn parse_outcome(name: &str, stop: Option<&str>) -> AttemptOutcome {
     }
 }
 
-pub(super) fn status(conn: &mut Connection, key: &str) -> Result<Option<JobStatus>, OpError> {
-    let tx = conn.transaction()?;
-    let status = read_status(&tx, key)?;
-    tx.commit()?;
+pub(super) fn status(conn: &Connection, key: &str) -> Result<Option<JobStatus>, OpError> {
+    let status = read_status(conn, key)?;
     Ok(status)
 }
 
@@ -336,10 +329,9 @@ fn read_status(conn: &Connection, key: &str) -> Result<Option<JobStatus>, OpErro
     Ok(Some(job))
 }
 
-pub(super) fn dead_letters(conn: &mut Connection, limit: usize) -> Result<Vec<JobStatus>, OpError> {
-    let tx = conn.transaction()?;
+pub(super) fn dead_letters(conn: &Connection, limit: usize) -> Result<Vec<JobStatus>, OpError> {
     let keys: Vec<String> = {
-        let mut select = tx.prepare_cached(
+        let mut select = conn.prepare_cached(
             "SELECT key FROM persevere_jobs WHERE state = 3 ORDER BY finished_at, key LIMIT ?1",
         )?;
         let rows = select.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| r.get(0))?;
@@ -347,17 +339,15 @@ pub(super) fn dead_letters(conn: &mut Connection, limit: usize) -> Result<Vec<Jo
     };
     let mut out = Vec::with_capacity(keys.len());
     for key in keys {
-        if let Some(status) = read_status(&tx, &key)? {
+        if let Some(status) = read_status(conn, &key)? {
             out.push(status);
         }
     }
-    tx.commit()?;
     Ok(out)
 }
 
-pub(super) fn requeue(conn: &mut Connection, key: &str, now: SystemTime) -> Result<(), OpError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let changed = tx.execute(
+pub(super) fn requeue(conn: &Connection, key: &str, now: SystemTime) -> Result<(), OpError> {
+    let changed = conn.execute(
         "UPDATE persevere_jobs SET state = 0, next_at = ?2, round_base = attempt,
              first_attempt_at = NULL, previous_delay_us = NULL, dead_reason = NULL, finished_at = NULL
          WHERE key = ?1 AND state = 3",
@@ -366,25 +356,22 @@ pub(super) fn requeue(conn: &mut Connection, key: &str, now: SystemTime) -> Resu
     if changed == 0 {
         return Err(Error::NotFound(key.to_owned()).into());
     }
-    tx.commit()?;
     Ok(())
 }
 
-pub(super) fn purge(conn: &mut Connection, key: &str) -> Result<(), OpError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let changed = tx.execute(
+pub(super) fn purge(conn: &Connection, key: &str) -> Result<(), OpError> {
+    let changed = conn.execute(
         "DELETE FROM persevere_jobs WHERE key = ?1 AND state = 3",
         [key],
     )?;
     if changed == 0 {
         return Err(Error::NotFound(key.to_owned()).into());
     }
-    tx.execute("DELETE FROM persevere_attempts WHERE key = ?1", [key])?;
-    tx.commit()?;
+    conn.execute("DELETE FROM persevere_attempts WHERE key = ?1", [key])?;
     Ok(())
 }
 
-pub(super) fn counts(conn: &mut Connection) -> Result<JobCounts, OpError> {
+pub(super) fn counts(conn: &Connection) -> Result<JobCounts, OpError> {
     let mut counts = JobCounts::default();
     let mut select =
         conn.prepare_cached("SELECT state, COUNT(*) FROM persevere_jobs GROUP BY state")?;
