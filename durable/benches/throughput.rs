@@ -2,6 +2,9 @@
 //! failed attempt → reschedule → claim → success, with 1, 4 and 16
 //! concurrent attempts in one process.
 //!
+//! `submit/1000` measures the submissions alone (one task, one after the
+//! other), to show how much of a run they take.
+//!
 //! Run with `cargo bench -p persevere-durable --bench throughput`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -90,6 +93,29 @@ fn throughput(c: &mut Criterion) {
         );
     }
     group.finish();
+
+    let mut submit = c.benchmark_group("submit");
+    submit
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
+    submit.throughput(Throughput::Elements(JOBS as u64));
+    submit.bench_function(BenchmarkId::from_parameter(JOBS), |b| {
+        b.to_async(&rt).iter_custom(|iters| async move {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = tempfile::tempdir().unwrap();
+                let store = SqliteStore::open(dir.path().join("bench.db")).unwrap();
+                let start = Instant::now();
+                for i in 0..JOBS {
+                    let job = NewJob::new(i.to_string(), "bench", vec![0; 64]);
+                    store.submit(job, SystemClock.now()).await.unwrap();
+                }
+                total += start.elapsed();
+            }
+            total
+        });
+    });
+    submit.finish();
 }
 
 criterion_group!(benches, throughput);
