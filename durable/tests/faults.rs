@@ -205,3 +205,51 @@ fn worker_configuration_is_checked() {
         .unwrap_err();
     assert!(matches!(err, ConfigError::InvalidKind { .. }));
 }
+
+#[tokio::test]
+async fn a_result_recorded_while_the_database_is_locked_is_retried() {
+    use persevere_durable::JobState;
+    let f = Fixture::new();
+    let store = SqliteStore::open_with(
+        &f.path,
+        SqliteOptions::new().with_busy_timeout(Duration::from_millis(50)),
+    )
+    .unwrap();
+    store
+        .submit(NewJob::new("k", "email", vec![]), f.clock.now())
+        .await
+        .unwrap();
+    let path = f.path.clone();
+    let holders = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let held = std::sync::Arc::clone(&holders);
+    let handler = Handler::new(move |_: Delivery| {
+        let (path, held) = (path.clone(), std::sync::Arc::clone(&held));
+        async move {
+            // Another process takes the write lock for 300 ms as the
+            // attempt ends: recording its result first fails as Locked.
+            let (locked, wait) = std::sync::mpsc::channel();
+            let holder = std::thread::spawn(move || {
+                let holder = rusqlite::Connection::open(path).unwrap();
+                holder.execute_batch("BEGIN EXCLUSIVE").unwrap();
+                locked.send(()).unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+                holder.execute_batch("COMMIT").unwrap();
+            });
+            wait.recv_timeout(Duration::from_secs(10)).unwrap();
+            held.lock().unwrap().push(holder);
+            Ok::<_, String>(())
+        }
+    });
+    let worker = Worker::builder(store.clone())
+        .clock(f.clock.clone())
+        .handler("email", handler)
+        .build()
+        .unwrap();
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    for holder in holders.lock().unwrap().drain(..) {
+        holder.join().unwrap();
+    }
+    let status = store.status("k").await.unwrap().unwrap();
+    assert_eq!(status.state, JobState::Succeeded, "{status:?}");
+    assert_eq!(status.history.len(), 1);
+}

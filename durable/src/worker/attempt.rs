@@ -2,11 +2,12 @@
 //! both.
 
 use super::{Shared, decide};
+use crate::error::Error;
 use crate::history::{AttemptOutcome, AttemptRecord};
 use crate::job::{Claimed, Next};
 use crate::store::Store;
 use crate::worker::Delivery;
-use persevere::{Decision, RetryPolicy};
+use persevere::{Classification, Decision, Exponential, RetryPolicy, RetryPolicyExt};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::OwnedSemaphorePermit;
@@ -96,7 +97,23 @@ pub(super) async fn process<S: Store>(shared: Arc<Shared<S>>, job: Claimed) {
         classification,
         delay,
     };
-    if let Err(error) = shared.store.record(&job.lease, record, next).await {
+    // A store that fails for a moment (a locked database) is retried with
+    // persevere itself; a lost lease is final.
+    let recorded = persevere::retry(|| shared.store.record(&job.lease, record.clone(), next))
+        .policy(
+            Exponential::new()
+                .with_initial_delay(Duration::from_millis(20))
+                .with_max_delay(Duration::from_secs(1))
+                .with_max_attempts(RECORD_ATTEMPTS),
+        )
+        .classify(|error: &Error| match error {
+            Error::LeaseLost(_) | Error::NotFound(_) | Error::Unsupported(_) => {
+                Classification::terminal()
+            }
+            _ => Classification::transient(),
+        })
+        .await;
+    if let Err(error) = recorded {
         tracing::warn!(
             target: "persevere_durable",
             key = %job.key, attempt = job.attempt, %error,
@@ -104,6 +121,9 @@ pub(super) async fn process<S: Store>(shared: Arc<Shared<S>>, job: Claimed) {
         );
     }
 }
+
+/// How many times a worker tries to record an attempt's result.
+const RECORD_ATTEMPTS: u32 = 6;
 
 /// `now + delay`, saturating at a far future time rather than overflowing.
 fn due_after(now: SystemTime, delay: Duration) -> SystemTime {
