@@ -226,3 +226,75 @@ fn killed_workers_lose_nothing_and_recover_within_a_lease() {
         "no kill landed mid-attempt: the test proved nothing"
     );
 }
+
+#[test]
+fn two_processes_share_one_store_and_never_run_an_attempt_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("jobs.db");
+    let log = dir.path().join("deliveries.log");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let store = SqliteStore::open(&db).unwrap();
+    rt.block_on(async {
+        for i in 0..JOBS {
+            let kind = if i % 10 == 1 { "exhaust" } else { "script" };
+            let job = NewJob::new(format!("job-{i:04}"), kind, vec![]);
+            store.submit(job, SystemClock.now()).await.unwrap();
+        }
+    });
+    let mut workers = [worker("finish", &db, &log), worker("finish", &db, &log)];
+    let started = Instant::now();
+    for w in &mut workers {
+        let status = loop {
+            if let Some(status) = w.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(90) {
+                let _ = w.kill();
+                panic!("a worker did not finish in 90 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "a worker ended with {status}");
+    }
+    // Each delivery is logged with the worker's attempt; none twice, and
+    // with no kill, every success once.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut starts = HashSet::new();
+    let mut oks = HashSet::new();
+    let mut pids = HashSet::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split(' ').collect();
+        if fields[0] == "S" {
+            pids.insert(fields[4].to_owned());
+        }
+        let set = if fields[0] == "S" {
+            &mut starts
+        } else {
+            &mut oks
+        };
+        assert!(
+            set.insert((fields[1].to_owned(), fields[2].to_owned())),
+            "{line} twice"
+        );
+    }
+    let counts = rt.block_on(store.counts()).unwrap();
+    assert!(counts.is_idle(), "{counts:?}");
+    assert_eq!(oks.len() as u64, counts.succeeded);
+    for i in 0..JOBS {
+        let job = rt
+            .block_on(store.status(&format!("job-{i:04}")))
+            .unwrap()
+            .unwrap();
+        assert_eq!((job.state, job.dead_reason), expected(i), "{job:?}");
+        assert!(
+            job.history
+                .iter()
+                .all(|a| a.outcome != AttemptOutcome::Interrupted)
+        );
+    }
+    assert_eq!(pids.len(), 2, "both processes delivered");
+    println!("2 processes, {} deliveries, none twice", starts.len());
+}

@@ -6,7 +6,7 @@
 //!
 //! The log gets one line per event, written with one `write` to a file
 //! opened for appending, so a SIGKILL never leaves half a line:
-//! `S key attempt micros` when an attempt starts, `O key attempt` when it
+//! `S key attempt micros pid` when an attempt starts, `O key attempt` when it
 //! succeeds (just before its result is recorded).
 
 #![forbid(unsafe_code)]
@@ -80,7 +80,15 @@ fn handler(log: Arc<Mutex<File>>) -> Handler {
                     .duration_since(UNIX_EPOCH)
                     .unwrap()
                     .as_micros();
-                line(&log, format!("S {} {} {micros}\n", job.key, job.attempt));
+                line(
+                    &log,
+                    format!(
+                        "S {} {} {micros} {}\n",
+                        job.key,
+                        job.attempt,
+                        std::process::id()
+                    ),
+                );
                 // 0 to 19 ms of "work", so that kills land mid-attempt.
                 let work =
                     (job.key.len() as u64 * 7 + u64::from(job.attempt) * 13 + micros as u64) % 20;
