@@ -151,7 +151,8 @@ impl<S: Store> Worker<S> {
     }
 
     /// Runs until `shutdown` completes, then waits for the attempts in
-    /// flight to be recorded and returns.
+    /// flight to be recorded and returns. A handler that never returns
+    /// holds the shutdown too: bound its work with a timeout.
     ///
     /// A store that fails (a locked or unreachable database) is retried
     /// with backoff, logged through `tracing`; the worker does not stop.
