@@ -1,0 +1,122 @@
+//! Retried jobs per second through the SQLite store: submit → claim →
+//! failed attempt → reschedule → claim → success, with 1, 4 and 16
+//! concurrent attempts in one process.
+//!
+//! `submit/1000` measures the submissions alone (one task, one after the
+//! other), to show how much of a run they take.
+//!
+//! Run with `cargo bench -p persevere-durable --bench throughput`.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use persevere::{Fixed, RetryPolicyExt};
+use persevere_durable::{
+    Clock, Delivery, Handler, NewJob, SqliteStore, Store, SystemClock, Worker,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::time::{Duration, Instant};
+use tokio::sync::Notify;
+
+const JOBS: usize = 1000;
+
+/// One run: `JOBS` jobs, each failing once and then succeeding, through a
+/// fresh store file; returns the time from the first submit to the last
+/// recorded success.
+async fn run(workers: usize, round: usize) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("bench.db")).unwrap();
+    let done = Arc::new(AtomicUsize::new(0));
+    let all_done = Arc::new(Notify::new());
+    let (count, notify) = (Arc::clone(&done), Arc::clone(&all_done));
+    let handler = Handler::new(move |job: Delivery| {
+        let (count, notify) = (Arc::clone(&count), Arc::clone(&notify));
+        async move {
+            if job.attempt == 1 {
+                return Err("first attempt fails");
+            }
+            if count.fetch_add(1, SeqCst) + 1 == JOBS {
+                notify.notify_one();
+            }
+            Ok(())
+        }
+    })
+    .policy(Fixed::new(Duration::ZERO).with_max_attempts(3));
+    let worker = Worker::builder(store.clone())
+        .concurrency(workers)
+        .batch(64)
+        .poll_interval(Duration::from_millis(1))
+        .handler("bench", handler)
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    for i in 0..JOBS {
+        let job = NewJob::new(format!("{round}-{i}"), "bench", vec![0; 64]);
+        store.submit(job, SystemClock.now()).await.unwrap();
+    }
+    let wait = tokio::time::timeout(Duration::from_secs(120), all_done.notified());
+    worker
+        .run(async { wait.await.expect("bench run finished") })
+        .await;
+    let elapsed = start.elapsed();
+    assert_eq!(store.counts().await.unwrap().succeeded, JOBS as u64);
+    elapsed
+}
+
+fn throughput(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut group = c.benchmark_group("retried_jobs");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(JOBS as u64));
+    for workers in [1, 4, 16] {
+        group.bench_with_input(
+            BenchmarkId::new("sqlite", workers),
+            &workers,
+            |b, &workers| {
+                let round = AtomicUsize::new(0);
+                b.to_async(&rt).iter_custom(|iters| {
+                    let first = round.fetch_add(iters as usize, SeqCst);
+                    async move {
+                        let mut total = Duration::ZERO;
+                        for i in 0..iters as usize {
+                            total += run(workers, first + i).await;
+                        }
+                        total
+                    }
+                });
+            },
+        );
+    }
+    group.finish();
+
+    let mut submit = c.benchmark_group("submit");
+    submit
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5));
+    submit.throughput(Throughput::Elements(JOBS as u64));
+    submit.bench_function(BenchmarkId::from_parameter(JOBS), |b| {
+        b.to_async(&rt).iter_custom(|iters| async move {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = tempfile::tempdir().unwrap();
+                let store = SqliteStore::open(dir.path().join("bench.db")).unwrap();
+                let start = Instant::now();
+                for i in 0..JOBS {
+                    let job = NewJob::new(i.to_string(), "bench", vec![0; 64]);
+                    store.submit(job, SystemClock.now()).await.unwrap();
+                }
+                total += start.elapsed();
+            }
+            total
+        });
+    });
+    submit.finish();
+}
+
+criterion_group!(benches, throughput);
+criterion_main!(benches);

@@ -1,0 +1,26 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+
+mod clock;
+mod error;
+mod history;
+mod job;
+mod sqlite;
+mod store;
+#[cfg(feature = "serde")]
+mod typed;
+mod worker;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{ConfigError, Error};
+pub use history::{AttemptOutcome, AttemptRecord};
+pub use job::{
+    Claimed, JobState, JobStatus, Lease, MAX_ERROR_LEN, MAX_KEY_LEN, MAX_KIND_LEN, MAX_PAYLOAD,
+    NewJob, Next, Submitted,
+};
+pub use sqlite::{DEFAULT_BUSY_TIMEOUT, JobCounts, SqliteOptions, SqliteStore};
+pub use store::Store;
+pub use worker::{DEFAULT_LEASE, Delivery, Handler, MAX_LEASE, MIN_LEASE, Worker, WorkerBuilder};
