@@ -153,3 +153,36 @@ pub(crate) fn random_seed() -> u64 {
 pub(crate) fn saturating_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_draws(rng: &mut JitterRng) -> Vec<f64> {
+        (0..4).map(|_| rng.unit()).collect()
+    }
+
+    #[test]
+    fn unseeded_generators_differ_on_one_thread_and_across_threads() {
+        let here: Vec<_> = (0..8)
+            .map(|_| first_draws(&mut JitterRng::from_entropy()))
+            .collect();
+        let there: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| first_draws(&mut JitterRng::from_entropy())))
+            .map(|t| t.join().unwrap())
+            .collect();
+        let all: Vec<_> = here.iter().chain(&there).collect();
+        for (i, a) in all.iter().enumerate() {
+            for b in &all[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+
+    #[test]
+    fn seeds_are_mixed_not_consecutive() {
+        let (a, b) = (random_seed(), random_seed());
+        assert_ne!(a, b);
+        assert_ne!(b.wrapping_sub(a), 0x9e37_79b9_7f4a_7c15);
+    }
+}
