@@ -40,8 +40,11 @@ const LIBRARIES: &[&str] = &[
     "backoff",
 ];
 
-/// An op that fails `failures` times, then returns 42; fresh per call.
-fn flaky(failures: u32) -> impl FnMut() -> std::future::Ready<Result<u32, Error>> {
+/// An op that fails `failures` times, then returns 42; fresh per call. `S`
+/// is the scenario's index: each scenario gets an op of its own type, so that
+/// no two scenarios share a retry future's code, as two call sites in a
+/// program never do, and the compiler inlines each as if it ran alone.
+fn flaky<const S: usize>(failures: u32) -> impl FnMut() -> std::future::Ready<Result<u32, Error>> {
     let mut n = 0;
     move || {
         n += 1;
@@ -108,12 +111,21 @@ fn drive<Fut: Future<Output = u32>>(paused: bool, n: u64, mut make: impl FnMut()
 /// call. Every policy is written with literal delays, as user code does, so
 /// the compiler may fold its construction as it would there.
 fn run(scenario: &str, library: &str, n: u64) {
+    match SCENARIOS.iter().position(|(name, _)| *name == scenario) {
+        Some(0) => measure::<0>(library, n),
+        Some(1) => measure::<1>(library, n),
+        Some(2) => measure::<2>(library, n),
+        Some(3) => measure::<3>(library, n),
+        Some(4) => measure::<4>(library, n),
+        _ => panic!("unknown scenario {scenario}"),
+    }
+}
+
+/// [`run`] for the scenario `SCENARIOS[S]`.
+fn measure<const S: usize>(library: &str, n: u64) {
     use persevere::{Exponential, Fixed, RetryPolicyExt};
     use std::time::Duration as D;
-    let &(_, f) = SCENARIOS
-        .iter()
-        .find(|(name, _)| *name == scenario)
-        .unwrap_or_else(|| panic!("unknown scenario {scenario}"));
+    let (scenario, f) = SCENARIOS[S];
     // The peers' policies: a constant 100 ms delay on the success path (an
     // exponential one from 100 ms in `success_exponential`), zero for retries.
     let kind = match scenario {
@@ -124,27 +136,33 @@ fn run(scenario: &str, library: &str, n: u64) {
     let p = f > 0;
     let bucket = persevere::budget::TokenBucket::new();
     match (library, scenario, kind) {
-        ("persevere", "success_default", _) => drive(p, n, || done(|| persevere::retry(flaky(f)))),
+        ("persevere", "success_default", _) => {
+            drive(p, n, || done(|| persevere::retry(flaky::<S>(f))))
+        }
         ("persevere", "success_exponential", _) => drive(p, n, || {
-            done(|| persevere::retry(flaky(f)).policy(Exponential::new().with_max_attempts(4)))
+            done(|| persevere::retry(flaky::<S>(f)).policy(Exponential::new().with_max_attempts(4)))
         }),
         ("persevere", "success_fixed", _) => drive(p, n, || {
             done(|| {
-                persevere::retry(flaky(f))
+                persevere::retry(flaky::<S>(f))
                     .policy(Fixed::new(D::from_millis(100)).with_max_attempts(4))
             })
         }),
         ("persevere", "retry3", _) => drive(p, n, || {
-            done(|| persevere::retry(flaky(f)).policy(Fixed::new(D::ZERO).with_max_attempts(4)))
+            done(|| {
+                persevere::retry(flaky::<S>(f)).policy(Fixed::new(D::ZERO).with_max_attempts(4))
+            })
         }),
         ("persevere", "retry3_budget", _) => drive(p, n, || {
             done(|| {
                 let policy = Fixed::new(D::ZERO).with_max_attempts(4);
-                persevere::retry(flaky(f)).policy(policy).budget(&bucket)
+                persevere::retry(flaky::<S>(f))
+                    .policy(policy)
+                    .budget(&bucket)
             })
         }),
-        ("hand_written", ..) => drive(p, n, || done(|| hand_written(flaky(f), 4, false))),
-        ("hand_written_coop", ..) => drive(p, n, || done(|| hand_written(flaky(f), 4, true))),
+        ("hand_written", ..) => drive(p, n, || done(|| hand_written(flaky::<S>(f), 4, false))),
+        ("hand_written_coop", ..) => drive(p, n, || done(|| hand_written(flaky::<S>(f), 4, true))),
         ("tokio_retry2", _, "exponential") => drive(p, n, || {
             use tokio_retry2::strategy::ExponentialBackoff;
             done(|| {
@@ -152,21 +170,21 @@ fn run(scenario: &str, library: &str, n: u64) {
                 let strategy = ExponentialBackoff::from_millis(2)
                     .factor(50)
                     .max_delay(D::from_secs(20));
-                tokio_retry2::Retry::spawn(strategy.take(3), tokio_retry2_op(f))
+                tokio_retry2::Retry::spawn(strategy.take(3), tokio_retry2_op::<S>(f))
             })
         }),
         ("tokio_retry2", _, "constant") => drive(p, n, || {
             use tokio_retry2::strategy::FixedInterval;
             done(|| {
                 let strategy = FixedInterval::new(D::from_millis(100)).take(3);
-                tokio_retry2::Retry::spawn(strategy, tokio_retry2_op(f))
+                tokio_retry2::Retry::spawn(strategy, tokio_retry2_op::<S>(f))
             })
         }),
         ("tokio_retry2", ..) => drive(p, n, || {
             use tokio_retry2::strategy::FixedInterval;
             done(|| {
                 let strategy = FixedInterval::new(D::ZERO).take(3);
-                tokio_retry2::Retry::spawn(strategy, tokio_retry2_op(f))
+                tokio_retry2::Retry::spawn(strategy, tokio_retry2_op::<S>(f))
             })
         }),
         ("backon", _, "exponential") => drive(p, n, || {
@@ -176,7 +194,7 @@ fn run(scenario: &str, library: &str, n: u64) {
                     .with_min_delay(D::from_millis(100))
                     .with_max_delay(D::from_secs(20))
                     .with_max_times(3);
-                flaky(f).retry(builder)
+                flaky::<S>(f).retry(builder)
             })
         }),
         ("backon", _, "constant") => drive(p, n, || {
@@ -185,36 +203,42 @@ fn run(scenario: &str, library: &str, n: u64) {
                 let builder = ConstantBuilder::new()
                     .with_delay(D::from_millis(100))
                     .with_max_times(3);
-                flaky(f).retry(builder)
+                flaky::<S>(f).retry(builder)
             })
         }),
         ("backon", ..) => drive(p, n, || {
             use backon::{ConstantBuilder, Retryable};
-            done(|| flaky(f).retry(ConstantBuilder::new().with_delay(D::ZERO).with_max_times(3)))
+            done(|| {
+                flaky::<S>(f).retry(ConstantBuilder::new().with_delay(D::ZERO).with_max_times(3))
+            })
         }),
         // backoff 0.4's `Constant` has no retry cap: with at most 3 failures
         // the op makes the same attempts as the others.
         ("backoff", _, "exponential") => drive(p, n, || {
-            done(|| backoff::future::retry(backoff::ExponentialBackoff::default(), backoff_op(f)))
+            done(|| {
+                backoff::future::retry(backoff::ExponentialBackoff::default(), backoff_op::<S>(f))
+            })
         }),
         ("backoff", _, "constant") => drive(p, n, || {
             done(|| {
                 let policy = backoff::backoff::Constant::new(D::from_millis(100));
-                backoff::future::retry(policy, backoff_op(f))
+                backoff::future::retry(policy, backoff_op::<S>(f))
             })
         }),
         ("backoff", ..) => drive(p, n, || {
-            done(|| backoff::future::retry(backoff::backoff::Constant::new(D::ZERO), backoff_op(f)))
+            done(|| {
+                backoff::future::retry(backoff::backoff::Constant::new(D::ZERO), backoff_op::<S>(f))
+            })
         }),
         _ => panic!("unknown library {library}"),
     }
 }
 
 /// [`flaky`] with its error marked transient, as tokio-retry2 asks.
-fn tokio_retry2_op(
+fn tokio_retry2_op<const S: usize>(
     failures: u32,
 ) -> impl FnMut() -> std::future::Ready<Result<u32, tokio_retry2::RetryError<Error>>> {
-    let mut op = flaky(failures);
+    let mut op = flaky::<S>(failures);
     move || {
         std::future::ready(
             op().into_inner()
@@ -224,10 +248,10 @@ fn tokio_retry2_op(
 }
 
 /// [`flaky`] with its error marked transient, as backoff asks.
-fn backoff_op(
+fn backoff_op<const S: usize>(
     failures: u32,
 ) -> impl FnMut() -> std::future::Ready<Result<u32, backoff::Error<Error>>> {
-    let mut op = flaky(failures);
+    let mut op = flaky::<S>(failures);
     move || std::future::ready(op().into_inner().map_err(backoff::Error::transient))
 }
 
