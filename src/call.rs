@@ -268,6 +268,7 @@ impl Retries {
     /// `failed` describes (its attempt number and elapsed time), and for a
     /// retry asks the budget, then how long a rate limiter makes it wait
     /// (the call sleeps the longer of that and the policy's delay).
+    #[inline]
     pub(crate) fn decide<P: RetryPolicy + ?Sized, B: RetryBudget>(
         &mut self,
         policy: &P,
@@ -319,6 +320,7 @@ impl Retries {
 /// attempt timeout, and short enough that the attempt starts before the
 /// deadline. A first attempt asks at an `elapsed` of zero: its clock starts
 /// with the wait.
+#[inline]
 pub(crate) fn max_wait_at(
     elapsed: Duration,
     deadline: Option<Duration>,

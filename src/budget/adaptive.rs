@@ -86,7 +86,7 @@ impl AdaptiveThrottle {
         AdaptiveThrottle {
             k: 2 * MILLI,
             window: Window::new(Duration::from_secs(120)),
-            rng: AtomicU64::new(rand::random()),
+            rng: AtomicU64::new(crate::rng::random_seed()),
         }
     }
 

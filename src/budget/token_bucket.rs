@@ -301,6 +301,7 @@ impl Default for TokenBucket {
 }
 
 impl RetryBudget for TokenBucket {
+    #[inline]
     fn try_withdraw(&self, kind: RetryKind) -> Option<u32> {
         let cost = self.cost(kind);
         self.available
@@ -311,6 +312,7 @@ impl RetryBudget for TokenBucket {
             .map(|_| cost)
     }
 
+    #[inline]
     fn on_success(&self, retried: bool, taken: u32, last: u32) {
         self.deposit(match (retried, self.refund) {
             (false, _) => self.success_reward,

@@ -187,6 +187,7 @@ impl Default for Fixed {
 }
 
 impl RetryPolicy for Fixed {
+    #[inline]
     fn decide(&self, failed: &AttemptContext, rng: &mut JitterRng) -> Decision {
         let mut computed = || {
             let delay = self.delay;

@@ -148,6 +148,7 @@ impl<P> Limited<P> {
 }
 
 impl<P: RetryPolicy> RetryPolicy for Limited<P> {
+    #[inline]
     fn decide(&self, failed: &AttemptContext, rng: &mut JitterRng) -> Decision {
         if let Some(max) = self.max_attempts {
             if failed.attempt() >= max {
@@ -165,6 +166,7 @@ impl<P: RetryPolicy> RetryPolicy for Limited<P> {
         }
     }
 
+    #[inline]
     fn deadline(&self) -> Option<Duration> {
         match (self.deadline, self.inner.deadline()) {
             (Some(mine), Some(inner)) => Some(mine.min(inner)),

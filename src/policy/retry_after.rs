@@ -64,6 +64,7 @@ const AWS_CLAMP_SPAN: Duration = Duration::from_secs(5);
 impl RetryAfter {
     /// The decision for a server that asked for `asked`, under a policy whose
     /// max delay is `max` and whose own delay `computed` gives.
+    #[inline]
     pub(crate) fn decide(
         self,
         asked: Duration,
@@ -85,6 +86,7 @@ impl RetryAfter {
 /// True when a retry after sleeping `delay`, `elapsed` into the call, starts
 /// before `deadline`, with the server's `asked` delay, if longer, in place of
 /// `delay`, and the timer's rounding counted for a sleep that is not zero.
+#[inline]
 pub(crate) fn starts_before(
     deadline: Duration,
     elapsed: Duration,
@@ -143,6 +145,7 @@ pub(crate) fn longest_sleep_before(deadline: Duration, elapsed: Duration) -> Dur
 /// assert_eq!(Careless.decide(&failed, &mut rng), Decision::Retry(Duration::from_secs(60)));
 /// assert_eq!(decide(&Careless, &failed, &mut rng), Decision::Stop(StopReason::Deadline));
 /// ```
+#[inline]
 pub fn decide<P: RetryPolicy + ?Sized>(
     policy: &P,
     failed: &AttemptContext,
