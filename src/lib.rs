@@ -10,6 +10,7 @@ pub mod classify;
 mod elapsed;
 mod error;
 mod future;
+pub mod hedge;
 mod jitter;
 mod notify;
 pub mod policy;
@@ -19,6 +20,7 @@ mod rng;
 pub use classify::{AlwaysRetry, Classification, Classify, RetryKind};
 pub use error::{ConfigError, RetryError, StopReason};
 pub use future::RetryFuture;
+pub use hedge::{hedge, hedge_with_attempt};
 pub use jitter::Jitter;
 pub use notify::{Notify, RetryEvent};
 pub use policy::{
