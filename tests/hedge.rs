@@ -31,7 +31,11 @@ struct DropGuard(Arc<Mutex<Journal>>, u32, Instant);
 impl Drop for DropGuard {
     fn drop(&mut self) {
         let at = self.2.elapsed();
-        self.0.lock().unwrap().dropped.push((self.1, at));
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .dropped
+            .push((self.1, at));
     }
 }
 
