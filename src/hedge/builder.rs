@@ -7,7 +7,8 @@ use super::outcome::Hedged;
 use crate::budget::{NoBudget, RetryBudget};
 use crate::classify::{AlwaysRetry, Classify};
 use crate::error::RetryError;
-use crate::policy::{Fixed, Limited, RetryPolicy};
+use crate::policy::{AttemptContext, Decision, Fixed, Limited, RetryPolicy};
+use crate::rng::JitterRng;
 use std::fmt::Debug;
 use std::future::{Future, IntoFuture};
 use std::time::Duration;
@@ -30,6 +31,40 @@ use std::time::Duration;
 /// ```
 pub const DEFAULT_HEDGE_POLICY: Limited<Fixed> =
     Limited::new(Fixed::new(Duration::ZERO)).with_max_attempts(3);
+
+/// The policy a [`hedge`](super::hedge()) uses unless told otherwise: a
+/// zero-sized stand-in for [`DEFAULT_HEDGE_POLICY`], so that the default
+/// takes no room in the call's future.
+///
+/// # Examples
+///
+/// ```
+/// use persevere::hedge::{DEFAULT_HEDGE_POLICY, DefaultHedgePolicy};
+/// use persevere::{AttemptContext, JitterRng, RetryPolicy};
+/// use std::time::Duration;
+///
+/// let third = AttemptContext::new(3, Duration::ZERO);
+/// let mut rng = JitterRng::from_seed(0);
+/// assert_eq!(
+///     DefaultHedgePolicy.decide(&third, &mut rng),
+///     DEFAULT_HEDGE_POLICY.decide(&third, &mut rng),
+/// );
+/// assert_eq!(std::mem::size_of::<DefaultHedgePolicy>(), 0);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct DefaultHedgePolicy;
+
+impl RetryPolicy for DefaultHedgePolicy {
+    #[inline]
+    fn decide(&self, failed: &AttemptContext, rng: &mut JitterRng) -> Decision {
+        DEFAULT_HEDGE_POLICY.decide(failed, rng)
+    }
+
+    #[inline]
+    fn deadline(&self) -> Option<Duration> {
+        DEFAULT_HEDGE_POLICY.deadline()
+    }
+}
 
 /// The hedge delay a [`hedge`](super::hedge()) uses unless told otherwise:
 /// 10 ms, the delay of the BigTable example in Dean and Barroso's "The Tail
@@ -62,7 +97,7 @@ pub const DEFAULT_HEDGE_DELAY: Duration = Duration::from_millis(10);
 /// ```
 #[must_use = "a hedged call does nothing until it is awaited"]
 #[derive(Debug, Clone)]
-pub struct Hedge<Op, P = Limited<Fixed>, C = AlwaysRetry, D = Duration, H = NoBudget, B = NoBudget>
+pub struct Hedge<Op, P = DefaultHedgePolicy, C = AlwaysRetry, D = Duration, H = NoBudget, B = NoBudget>
 {
     pub(crate) op: Op,
     pub(crate) policy: P,
@@ -74,10 +109,11 @@ pub struct Hedge<Op, P = Limited<Fixed>, C = AlwaysRetry, D = Duration, H = NoBu
 }
 
 impl<Op> Hedge<Op> {
+    #[inline]
     pub(crate) fn new(op: Op) -> Self {
         Hedge {
             op,
-            policy: DEFAULT_HEDGE_POLICY,
+            policy: DefaultHedgePolicy,
             classifier: AlwaysRetry,
             delay: DEFAULT_HEDGE_DELAY,
             hedge_budget: NoBudget,

@@ -95,7 +95,6 @@ struct CallState {
     /// A retry approved but not started yet: the task yielded first.
     owed: bool,
     done: bool,
-    rng: JitterRng,
 }
 
 impl CallState {
@@ -126,7 +125,6 @@ impl<Op, Fut, P, C, D, H, B> HedgeFuture<Op, Fut, P, C, D, H, B> {
                 hedging: true,
                 owed: false,
                 done: false,
-                rng: JitterRng::from_entropy(),
             },
             slots: Slots::new(),
             timer: Timer::Off,
@@ -149,11 +147,23 @@ where
 {
     type Output = Result<Hedged<T>, RetryError<E>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Output<T, E> {
         let mut this = self.project();
         assert!(!this.call.done, "HedgeFuture polled after completion");
         if this.call.started == 0 {
+            // The first attempt goes to the first slot: poll it alone, so
+            // that an answer at once costs the call no more than that.
             begin(&mut this);
+            match this.slots.as_mut().poll_first(cx) {
+                Poll::Ready(Ok(value)) => return succeed(&mut this, 1, value),
+                Poll::Ready(Err(error)) => {
+                    if let Some(stop) = after_failure(&mut this, error, cx) {
+                        return stop;
+                    }
+                }
+                Poll::Pending => {}
+            }
         } else if this.call.owed {
             this.call.owed = false;
             start_attempt(&mut this);
@@ -180,6 +190,7 @@ where
 
 /// Starts the call: tells the budgets, reads the delay, and starts the first
 /// attempt. Reads the clock only under a deadline.
+#[inline]
 fn begin<Op, Fut, P: RetryPolicy, C, D: HedgeDelay, H: RetryBudget, B: RetryBudget>(
     this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>,
 ) where
@@ -192,11 +203,15 @@ fn begin<Op, Fut, P: RetryPolicy, C, D: HedgeDelay, H: RetryBudget, B: RetryBudg
         let now = Instant::now();
         this.call.start = Some(now);
         this.call.deadline = now.checked_add(deadline);
+        this.call.next_hedge = this.call.delay.and_then(|delay| now.checked_add(delay));
     }
-    start_attempt(this);
+    this.call.started = 1;
+    let future = (this.op)(1);
+    this.slots.as_mut().start_first(future);
 }
 
 /// Starts the next attempt and schedules the hedge after it.
+#[inline]
 fn start_attempt<Op, Fut, P, C, D, H, B>(this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>)
 where
     Op: FnMut(u32) -> Fut,
@@ -224,7 +239,10 @@ fn may_start<Op, Fut, P: RetryPolicy, C, D, H: RetryBudget, B: RetryBudget>(
     let call = &mut *this.call;
     let elapsed = call.elapsed();
     let failed = AttemptContext::new(call.started, elapsed).with_kind(kind);
-    if let Decision::Stop(reason) = this.policy.decide(&failed, &mut call.rng) {
+    // The policy's delays are not used: a generator that seeds itself only
+    // if the policy draws is enough, and costs the call no room.
+    let mut rng = JitterRng::from_entropy();
+    if let Decision::Stop(reason) = this.policy.decide(&failed, &mut rng) {
         return Err(reason);
     }
     if call
@@ -244,12 +262,15 @@ fn may_start<Op, Fut, P: RetryPolicy, C, D, H: RetryBudget, B: RetryBudget>(
     Ok(())
 }
 
+#[inline]
 fn succeed<Op, Fut, T, E, P, C, D: HedgeDelay, H, B: RetryBudget>(
     this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>,
     winner: u32,
     value: T,
 ) -> Output<T, E> {
-    this.slots.as_mut().clear();
+    if this.slots.running() > 0 {
+        this.slots.as_mut().clear();
+    }
     let call = &mut *this.call;
     call.done = true;
     let elapsed = match call.start {

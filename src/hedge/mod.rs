@@ -91,7 +91,7 @@ mod slots;
 mod tracker;
 
 pub use budget::HedgeBudget;
-pub use builder::{DEFAULT_HEDGE_DELAY, DEFAULT_HEDGE_POLICY, Hedge};
+pub use builder::{DEFAULT_HEDGE_DELAY, DEFAULT_HEDGE_POLICY, DefaultHedgePolicy, Hedge};
 pub use delay::HedgeDelay;
 pub use future::HedgeFuture;
 pub use outcome::Hedged;

@@ -51,6 +51,14 @@ impl<Fut> Slots<Fut> {
         ([this.a, this.b, this.c, this.d], this.running)
     }
 
+    /// Puts the first attempt in the first slot, which must be free.
+    #[inline]
+    pub(crate) fn start_first(self: Pin<&mut Self>, future: Fut) {
+        let mut this = self.project();
+        this.a.set(Slot::Running { future, attempt: 1 });
+        *this.running += 1;
+    }
+
     /// Puts attempt number `attempt` in a free slot. Returns `false` (and
     /// drops `future`) when all slots are taken; the caller checks first.
     pub(crate) fn start(self: Pin<&mut Self>, attempt: u32, future: Fut) -> bool {
@@ -76,6 +84,20 @@ impl<Fut> Slots<Fut> {
 }
 
 impl<Fut: Future> Slots<Fut> {
+    /// Polls the first slot alone: the fast path of a call's first poll,
+    /// when its one attempt is there. Its output, its slot freed, if ready.
+    #[inline]
+    pub(crate) fn poll_first(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Fut::Output> {
+        let mut this = self.project();
+        let SlotProj::Running { future, .. } = this.a.as_mut().project() else {
+            return Poll::Pending;
+        };
+        let output = std::task::ready!(future.poll(cx));
+        this.a.set(Slot::Empty);
+        *this.running -= 1;
+        Poll::Ready(output)
+    }
+
     /// Polls the attempts in flight, in slot order, until one is ready: its
     /// number and output, its slot freed. `Pending` when none is.
     pub(crate) fn poll_next(
