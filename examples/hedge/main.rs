@@ -101,10 +101,7 @@ fn plot(path: &str, runs: &[Run]) -> Result<(), Box<dyn std::error::Error>> {
         .margin(14)
         .x_label_area_size(40)
         .y_label_area_size(64)
-        .build_cartesian_2d(
-            (1f64..2000f64).log_scale(),
-            (0.5 / calls..1f64).log_scale(),
-        )?;
+        .build_cartesian_2d((1f64..2000f64).log_scale(), (0.5 / calls..1f64).log_scale())?;
     chart
         .configure_mesh()
         .x_desc("latency (ms)")

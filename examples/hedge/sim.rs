@@ -62,7 +62,8 @@ impl Run {
 /// of 20 %), 2 % around 1 s (0.8 to 1.2 s), drawn from a generator seeded by
 /// the call and attempt, so every strategy meets the same dependency.
 pub fn latency(call: u64, attempt: u32) -> Duration {
-    let mut rng = JitterRng::from_seed(call.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(attempt));
+    let mut rng =
+        JitterRng::from_seed(call.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ u64::from(attempt));
     if rng.unit() < 0.02 {
         return Duration::from_secs_f64(0.8 + 0.4 * rng.unit());
     }
@@ -121,6 +122,8 @@ async fn simulate(strategy: Strategy, calls: u64, interval: Duration) -> Run {
         strategy,
         latencies,
         attempts: attempts.load(Ordering::Relaxed),
-        final_delay: (strategy == Strategy::Adaptive).then(|| tracker.hedge_delay()).flatten(),
+        final_delay: (strategy == Strategy::Adaptive)
+            .then(|| tracker.hedge_delay())
+            .flatten(),
     }
 }

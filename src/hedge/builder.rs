@@ -97,8 +97,14 @@ pub const DEFAULT_HEDGE_DELAY: Duration = Duration::from_millis(10);
 /// ```
 #[must_use = "a hedged call does nothing until it is awaited"]
 #[derive(Debug, Clone)]
-pub struct Hedge<Op, P = DefaultHedgePolicy, C = AlwaysRetry, D = Duration, H = NoBudget, B = NoBudget>
-{
+pub struct Hedge<
+    Op,
+    P = DefaultHedgePolicy,
+    C = AlwaysRetry,
+    D = Duration,
+    H = NoBudget,
+    B = NoBudget,
+> {
     pub(crate) op: Op,
     pub(crate) policy: P,
     pub(crate) classifier: C,

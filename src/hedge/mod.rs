@@ -124,8 +124,10 @@ pub const MAX_IN_FLIGHT: usize = 4;
 /// # Time
 ///
 /// Time is read through `tokio::time::Instant`, so tokio's paused clock
-/// drives it. A call whose first attempt answers when first polled reads no
-/// clock (unless the policy has a deadline) and arms no timer.
+/// drives it. tokio's timers have a resolution of one millisecond: a hedge
+/// starts at the first whole millisecond at or after its delay. A call whose
+/// first attempt answers when first polled reads no clock (unless the policy
+/// has a deadline) and arms no timer.
 ///
 /// # Examples
 ///

@@ -177,7 +177,8 @@ impl LatencyTracker {
     /// # async fn main() {
     /// let t = LatencyTracker::new(50.0).with_min_samples(1);
     /// t.record(Duration::from_millis(8));
-    /// assert_eq!(t.estimate(), Some(Duration::from_millis(8)));
+    /// // The top of the bucket that holds 8 ms.
+    /// assert_eq!(t.estimate(), Some(Duration::from_micros(8_191)));
     /// # }
     /// ```
     pub fn with_min_samples(mut self, min: u32) -> Self {
