@@ -509,3 +509,70 @@ async fn ten_thousand_concurrent_hedged_calls_on_one_thread() {
     let total = attempts.load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(total, CALLS + CALLS / 50);
 }
+
+#[tokio::test(start_paused = true)]
+async fn idempotency_applies_to_the_failures_of_a_hedged_call() {
+    use persevere::classify::{Idempotency, io::IoErrors};
+    use std::io::{Error, ErrorKind};
+    let attempts = std::cell::Cell::new(0);
+    let op = || {
+        attempts.set(attempts.get() + 1);
+        async { Err::<(), _>(Error::from(ErrorKind::ConnectionReset)) }
+    };
+    // A POST without an idempotency key: the reset is terminal.
+    let err = persevere::hedge(op)
+        .classify(Idempotency::for_method(IoErrors, "POST", false))
+        .await
+        .unwrap_err();
+    assert_eq!((err.reason(), attempts.get()), (StopReason::Terminal, 1));
+    // A PUT is idempotent: the reset is retried, up to the attempt cap.
+    let err = persevere::hedge(op)
+        .classify(Idempotency::for_method(IoErrors, "PUT", false))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.reason(), attempts.get()),
+        (StopReason::AttemptsExhausted, 4)
+    );
+}
+
+mod tracker_bounds {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// The estimate is never below the true percentile of the samples,
+        /// and at most 12.5 % (plus a microsecond) above it.
+        #[test]
+        fn the_estimate_brackets_the_true_percentile(
+            samples in prop::collection::vec(0u64..5_000_000, 1..400),
+            percentile in 0.0f64..=100.0,
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            let estimate = rt.block_on(async {
+                let tracker = LatencyTracker::new(percentile).with_min_samples(1);
+                for &micros in &samples {
+                    tracker.record(Duration::from_micros(micros));
+                }
+                tracker.estimate().unwrap()
+            });
+            let mut sorted = samples.clone();
+            sorted.sort_unstable();
+            // The percentile is kept to a millionth, as documented.
+            let per_million = (percentile * 10_000.0).round() as usize;
+            let rank = (sorted.len() * per_million).div_ceil(1_000_000).max(1);
+            let truth = Duration::from_micros(sorted[rank - 1]);
+            prop_assert!(estimate >= truth, "{estimate:?} < {truth:?}");
+            prop_assert!(
+                estimate <= truth + truth / 8 + Duration::from_micros(1),
+                "{estimate:?} > {truth:?} + 12.5 %"
+            );
+        }
+    }
+}
