@@ -277,19 +277,28 @@ impl LatencyTracker {
     /// the bucket that holds it.
     fn compute(&self, w: &Windows) -> Option<u64> {
         let count = |i: usize| u64::from(w.newer[i]) + u64::from(w.older[i]);
-        let total: u64 = (0..BUCKETS).map(count).sum();
+        let total = w.newer_total + w.older_total;
         if total < self.min_samples {
             return None;
         }
         // The rank of the percentile, 1-based: at least the first sample.
         let rank = (total * self.per_million).div_ceil(1_000_000).max(1);
+        // Walk from the nearer end: from the top, the bucket is the first
+        // where the samples above it number fewer than `total - rank + 1`.
         let mut seen = 0;
-        let index = (0..BUCKETS)
-            .find(|&i| {
+        let index = if rank > total / 2 {
+            let above = total - rank;
+            (0..BUCKETS).rev().find(|&i| {
+                seen += count(i);
+                seen > above
+            })
+        } else {
+            (0..BUCKETS).find(|&i| {
                 seen += count(i);
                 seen >= rank
             })
-            .unwrap_or(BUCKETS - 1);
+        }
+        .unwrap_or(BUCKETS - 1);
         Some(upper_bound_micros(index).saturating_mul(1000))
     }
 }
