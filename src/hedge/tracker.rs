@@ -22,6 +22,8 @@ const REFRESH: u32 = 16;
 const SMALL: u64 = 1024;
 /// The cached estimate when the window holds too few samples.
 const UNKNOWN: u64 = u64::MAX;
+/// The bucket range of an empty histogram.
+const EMPTY: (usize, usize) = (BUCKETS, 0);
 
 /// Tracks the latency of recent calls and estimates a percentile of it: an
 /// adaptive [hedge delay](super::HedgeDelay).
@@ -42,8 +44,8 @@ const UNKNOWN: u64 = u64::MAX;
 /// older is cleared and becomes the newer. The window slides when samples
 /// are recorded.
 ///
-/// Recording takes a short [`Mutex`] (an increment, and a scan of the 304
-/// buckets to refresh the estimate: after each sample while the window holds
+/// Recording takes a short [`Mutex`] (an increment, and a scan of the
+/// buckets in use to refresh the estimate: after each sample while the window holds
 /// fewer than 1,024, then every 16th); reading the estimate, which every call
 /// does once, is a single atomic load. Time is read through
 /// `tokio::time::Instant`, so a paused test clock drives the window.
@@ -107,6 +109,10 @@ struct Windows {
     /// Samples in each histogram.
     newer_total: u64,
     older_total: u64,
+    /// The lowest and highest bucket each histogram uses, so that a walk
+    /// skips the empty ends; [`EMPTY`] for none.
+    newer_range: (usize, usize),
+    older_range: (usize, usize),
     newer: [u32; BUCKETS],
     older: [u32; BUCKETS],
 }
@@ -141,6 +147,8 @@ impl LatencyTracker {
                 since_refresh: 0,
                 newer_total: 0,
                 older_total: 0,
+                newer_range: EMPTY,
+                older_range: EMPTY,
                 newer: [0; BUCKETS],
                 older: [0; BUCKETS],
             }),
@@ -257,12 +265,16 @@ impl LatencyTracker {
             let adjacent = period == w.period + 1;
             w.older = if adjacent { w.newer } else { [0; BUCKETS] };
             w.older_total = if adjacent { w.newer_total } else { 0 };
+            w.older_range = if adjacent { w.newer_range } else { EMPTY };
             w.newer = [0; BUCKETS];
             w.newer_total = 0;
+            w.newer_range = EMPTY;
             w.period = period;
         }
-        let count = &mut w.newer[bucket(micros)];
+        let index = bucket(micros);
+        let count = &mut w.newer[index];
         *count = count.saturating_add(1);
+        w.newer_range = (w.newer_range.0.min(index), w.newer_range.1.max(index));
         w.newer_total += 1;
         w.since_refresh += 1;
         let small = w.newer_total + w.older_total < SMALL;
@@ -285,20 +297,22 @@ impl LatencyTracker {
         let rank = (total * self.per_million).div_ceil(1_000_000).max(1);
         // Walk from the nearer end: from the top, the bucket is the first
         // where the samples above it number fewer than `total - rank + 1`.
+        let low = w.newer_range.0.min(w.older_range.0);
+        let high = w.newer_range.1.max(w.older_range.1);
         let mut seen = 0;
         let index = if rank > total / 2 {
             let above = total - rank;
-            (0..BUCKETS).rev().find(|&i| {
+            (low..=high).rev().find(|&i| {
                 seen += count(i);
                 seen > above
             })
         } else {
-            (0..BUCKETS).find(|&i| {
+            (low..=high).find(|&i| {
                 seen += count(i);
                 seen >= rank
             })
         }
-        .unwrap_or(BUCKETS - 1);
+        .unwrap_or(high);
         Some(upper_bound_micros(index).saturating_mul(1000))
     }
 }
