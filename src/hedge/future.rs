@@ -3,9 +3,11 @@
 //! with one timer for the next hedge and the deadline.
 
 use super::builder::Hedge;
+use super::call::CallState;
 use super::delay::HedgeDelay;
 use super::outcome::Hedged;
 use super::slots::Slots;
+use super::timer::Timer;
 use crate::budget::RetryBudget;
 use crate::classify::{Classify, RetryKind};
 use crate::error::{RetryError, StopReason};
@@ -17,7 +19,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::time::{Instant, Sleep};
+use tokio::time::Instant;
 
 pin_project! {
     /// The future of a hedged call; made by awaiting a [`Hedge`].
@@ -69,41 +71,6 @@ pin_project! {
     }
 }
 
-pin_project! {
-    /// Created when first needed, then reset: it wakes the call for the next
-    /// hedge or at the deadline, whichever comes first.
-    #[project = TimerProj]
-    enum Timer {
-        Off,
-        Armed { #[pin] sleep: Sleep, at: Instant },
-    }
-}
-
-/// The per-call state: what the call started, when, and what it may still do.
-#[derive(Debug)]
-struct CallState {
-    started: u32,
-    /// Budget tokens this call's extra attempts took.
-    taken: u32,
-    /// When the first attempt started; read only once it is needed.
-    start: Option<Instant>,
-    deadline: Option<Instant>,
-    delay: Option<Duration>,
-    next_hedge: Option<Instant>,
-    /// False once a hedge was refused: the call then sends no more.
-    hedging: bool,
-    /// A retry approved but not started yet: the task yielded first.
-    owed: bool,
-    done: bool,
-}
-
-impl CallState {
-    fn elapsed(&mut self) -> Duration {
-        let now = Instant::now();
-        now.saturating_duration_since(*self.start.get_or_insert(now))
-    }
-}
-
 impl<Op, Fut, P, C, D, H, B> HedgeFuture<Op, Fut, P, C, D, H, B> {
     #[inline]
     pub(crate) fn new(hedge: Hedge<Op, P, C, D, H, B>) -> Self {
@@ -115,17 +82,7 @@ impl<Op, Fut, P, C, D, H, B> HedgeFuture<Op, Fut, P, C, D, H, B> {
             hedge_budget: hedge.hedge_budget,
             budget: hedge.budget,
             max_in_flight: hedge.max_in_flight,
-            call: CallState {
-                started: 0,
-                taken: 0,
-                start: None,
-                deadline: None,
-                delay: None,
-                next_hedge: None,
-                hedging: true,
-                owed: false,
-                done: false,
-            },
+            call: CallState::new(),
             slots: Slots::new(),
             timer: Timer::Off,
         }
@@ -245,10 +202,7 @@ fn may_start<Op, Fut, P: RetryPolicy, C, D, H: RetryBudget, B: RetryBudget>(
     if let Decision::Stop(reason) = this.policy.decide(&failed, &mut rng) {
         return Err(reason);
     }
-    if call
-        .deadline
-        .is_some_and(|deadline| Instant::now() >= deadline)
-    {
+    if call.past_deadline() {
         return Err(StopReason::Deadline);
     }
     if hedge && this.hedge_budget.try_withdraw(kind).is_none() {
@@ -398,28 +352,10 @@ where
         let Some(at) = [hedge_at, call.deadline].into_iter().flatten().min() else {
             return Poll::Pending;
         };
-        match this.timer.as_mut().project() {
-            TimerProj::Armed { sleep, at: armed } => {
-                if *armed != at {
-                    sleep.reset(at);
-                    *armed = at;
-                }
-            }
-            TimerProj::Off => this.timer.set(Timer::Armed {
-                sleep: tokio::time::sleep_until(at),
-                at,
-            }),
-        }
-        let TimerProj::Armed { sleep, .. } = this.timer.as_mut().project() else {
-            unreachable!("armed just above");
-        };
-        if sleep.poll(cx).is_pending() {
+        if this.timer.as_mut().poll_until(at, cx).is_pending() {
             return Poll::Pending;
         }
-        if call
-            .deadline
-            .is_some_and(|deadline| Instant::now() >= deadline)
-        {
+        if call.past_deadline() {
             return Poll::Ready(Wake::Deadline);
         }
         match may_start(this, RetryKind::Timeout, true) {

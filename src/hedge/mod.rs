@@ -84,10 +84,12 @@
 
 mod budget;
 mod builder;
+mod call;
 mod delay;
 mod future;
 mod outcome;
 mod slots;
+mod timer;
 mod tracker;
 
 pub use budget::HedgeBudget;
