@@ -175,3 +175,13 @@ where
 {
     Hedge::new(op)
 }
+
+// The shared pieces must be shareable across threads.
+const _: () = {
+    fn _send_sync<T: Send + Sync>() {}
+    fn _shared_pieces_are_send_sync() {
+        _send_sync::<LatencyTracker>();
+        _send_sync::<HedgeBudget>();
+        _send_sync::<std::sync::Arc<dyn HedgeDelay>>();
+    }
+};

@@ -3,6 +3,7 @@
 
 use super::delay::HedgeDelay;
 use crate::rng::saturating_nanos;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -88,7 +89,6 @@ const EMPTY: (usize, usize) = (BUCKETS, 0);
 /// assert!(Duration::from_millis(90) <= p90 && p90 <= Duration::from_millis(90) * 9 / 8);
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct LatencyTracker {
     /// The percentile, in millionths.
     per_million: u64,
@@ -314,6 +314,18 @@ impl LatencyTracker {
         }
         .unwrap_or(high);
         Some(upper_bound_micros(index).saturating_mul(1000))
+    }
+}
+
+impl fmt::Debug for LatencyTracker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LatencyTracker")
+            .field("percentile", &self.percentile())
+            .field("window", &self.window())
+            .field("min_samples", &self.min_samples)
+            .field("fallback", &self.fallback)
+            .field("estimate", &self.estimate())
+            .finish_non_exhaustive()
     }
 }
 
