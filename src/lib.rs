@@ -11,6 +11,7 @@ pub mod classify;
 mod elapsed;
 mod error;
 mod future;
+pub mod hedge;
 mod jitter;
 mod notify;
 pub mod policy;
@@ -21,6 +22,7 @@ pub mod testing;
 pub use classify::{AlwaysRetry, Classification, Classify, RetryKind};
 pub use error::{ConfigError, RetryError, StopReason};
 pub use future::RetryFuture;
+pub use hedge::{hedge, hedge_with_attempt};
 pub use jitter::Jitter;
 pub use notify::{Notify, RetryEvent};
 pub use policy::{

@@ -15,6 +15,7 @@
 #![allow(dead_code, unreachable_pub)] // each test file uses a part of it
 
 pub mod raw;
+pub mod slow;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
