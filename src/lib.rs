@@ -14,11 +14,12 @@ mod jitter;
 mod notify;
 pub mod policy;
 mod retry;
+mod retry_async;
 mod rng;
 
 pub use classify::{AlwaysRetry, Classification, Classify, RetryKind};
 pub use error::{ConfigError, RetryError, StopReason};
-pub use future::RetryFuture;
+pub use future::{MakeAttempt, RetryFuture};
 pub use jitter::Jitter;
 pub use notify::{Notify, RetryEvent};
 pub use policy::{
@@ -26,4 +27,5 @@ pub use policy::{
     presets, schedule,
 };
 pub use retry::{DEFAULT_POLICY, DefaultPolicy, Retry, retry, retry_with_attempt};
+pub use retry_async::{AsyncOp, retry_async};
 pub use rng::JitterRng;

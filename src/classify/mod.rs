@@ -10,6 +10,8 @@
 //! - [`http`] knows HTTP status codes, `Retry-After` and method idempotency;
 //! - `reqwest` (with the `reqwest` feature) classifies `reqwest` errors and
 //!   responses;
+//! - [`ClassifyOk`] classifies an attempt's `Ok` value too, for a call that
+//!   retries on a value (see [`Retry::retry_if_ok`](crate::Retry::retry_if_ok));
 //! - [`Idempotency`] keeps a request that is not idempotent from being
 //!   replayed unless the failure proves it never reached the server.
 
@@ -17,6 +19,9 @@ pub mod http;
 pub mod io;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
+mod value;
+
+pub use value::{AcceptOk, ClassifyOk};
 
 use std::time::Duration;
 
