@@ -33,6 +33,9 @@ pub enum StopReason {
     /// policy's max delay allows, and the policy will not come back earlier
     /// than asked (see [`RetryAfter`](crate::policy::RetryAfter)).
     ServerDelayTooLong,
+    /// The request cannot be sent again (its body was streamed, not kept in
+    /// memory), so the failure of its one attempt ends the call.
+    NotReplayable,
 }
 
 impl fmt::Display for StopReason {
@@ -44,6 +47,7 @@ impl fmt::Display for StopReason {
             StopReason::BudgetExhausted => "retry budget exhausted",
             StopReason::Policy => "stopped by policy",
             StopReason::ServerDelayTooLong => "server asked to wait longer than the max delay",
+            StopReason::NotReplayable => "request cannot be replayed",
         })
     }
 }
@@ -340,6 +344,25 @@ impl<E, V> RetryError<E, V> {
             (Some(value), _) => Some(Ok(value)),
             (None, Some(error)) => Some(Err(error)),
             (None, None) => None,
+        }
+    }
+}
+
+impl<E, V> RetryError<E, V> {
+    /// The value that ended the call, or the error without it, for an
+    /// adapter that hands the last value back as the call's success.
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    pub(crate) fn split_value(self) -> Result<V, RetryError<E>> {
+        match self.last_value {
+            Some(value) => Ok(value),
+            None => Err(RetryError {
+                reason: self.reason,
+                attempts: self.attempts,
+                elapsed: self.elapsed,
+                last_error: self.last_error,
+                last_value: None,
+                context: self.context,
+            }),
         }
     }
 }

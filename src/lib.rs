@@ -16,6 +16,8 @@ pub mod policy;
 mod retry;
 mod retry_async;
 mod rng;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use classify::{AlwaysRetry, Classification, Classify, RetryKind};
 pub use error::{ConfigError, RetryError, StopReason};

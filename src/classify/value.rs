@@ -1,7 +1,7 @@
 //! Classifying an attempt's `Ok` value: an HTTP client that returns
 //! `Ok(response)` for a 503, or a poll that returns `Ok(Pending)`.
 
-use super::Classification;
+use super::{Classification, Idempotency};
 use std::convert::Infallible;
 
 /// Decides whether an attempt's `Ok` value is accepted or counts as a failed
@@ -77,5 +77,29 @@ impl<T> ClassifyOk<T> for AcceptOk {
     #[inline(always)]
     fn check(&self, value: T) -> Result<T, (Infallible, Classification)> {
         Ok(value)
+    }
+}
+
+/// A request that is not idempotent keeps a value (such as a 503 response)
+/// only as terminal, as [`Idempotency`] does for errors.
+///
+/// # Examples
+///
+/// ```
+/// use persevere::Classification;
+/// use persevere::classify::{ClassifyOk, Idempotency};
+///
+/// let busy = |s: &u16| (*s == 503).then(Classification::transient);
+/// let (_, verdict) = Idempotency::new(busy, false).check(503).unwrap_err();
+/// assert!(verdict.is_terminal());
+/// ```
+impl<T, K: ClassifyOk<T>> ClassifyOk<T> for Idempotency<K> {
+    type Kept = K::Kept;
+
+    #[inline]
+    fn check(&self, value: T) -> Result<T, (K::Kept, Classification)> {
+        self.inner
+            .check(value)
+            .map_err(|(kept, verdict)| (kept, verdict.for_request(self.idempotent)))
     }
 }
