@@ -349,6 +349,18 @@ impl<E, V> RetryError<E, V> {
 }
 
 impl<E, V> RetryError<E, V> {
+    /// The last attempt's error, or the whole error when there is none.
+    #[cfg_attr(not(feature = "reqwest-middleware"), allow(dead_code))]
+    pub(crate) fn into_error(self) -> Result<E, Self> {
+        match self.last_error {
+            Some(error) => Ok(error),
+            None => Err(RetryError {
+                last_error: None,
+                ..self
+            }),
+        }
+    }
+
     /// The value that ended the call, or the error without it, for an
     /// adapter that hands the last value back as the call's success.
     #[cfg_attr(not(feature = "tower"), allow(dead_code))]

@@ -10,9 +10,13 @@ pub mod classify;
 mod elapsed;
 mod error;
 mod future;
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+mod guard;
 mod jitter;
 mod notify;
 pub mod policy;
+#[cfg(feature = "reqwest-middleware")]
+pub mod reqwest_middleware;
 mod retry;
 mod retry_async;
 mod rng;

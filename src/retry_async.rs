@@ -10,6 +10,7 @@ use crate::notify::Notify;
 use crate::policy::RetryPolicy;
 use crate::retry::{DefaultPolicy, Retry};
 use std::fmt::{self, Debug};
+use std::future::Future;
 use std::time::Duration;
 use tracing::{Instrument, Span};
 
@@ -156,54 +157,95 @@ where
     /// # }
     /// ```
     pub async fn run(self) -> Result<T, RetryError<E, K::Kept>> {
-        let Retry {
-            op: AsyncOp(mut op),
-            policy,
-            classifier,
-            mut notify,
-            attempt_timeout,
-            seed,
-            budget,
-            ok,
-        } = self;
-        let mut call = CallState::new(seed);
-        let deadline = policy.deadline();
-        let timed = deadline.is_some() || attempt_timeout.is_some();
-        loop {
-            if call.attempt() > 0 && call.past_deadline(deadline) {
-                return Err(call.stop_at_deadline());
-            }
-            let attempt = call.start_attempt(timed, &budget);
-            let left = deadline.map(|deadline| deadline.saturating_sub(call.elapsed()));
-            let (limit, at_deadline) = match (attempt_timeout, left) {
-                (None, None) => (None, false),
-                (Some(timeout), Some(left)) if timeout < left => (Some(timeout), false),
-                (Some(timeout), None) => (Some(timeout), false),
-                (_, Some(left)) => (Some(left), true),
-            };
-            let span = call.span().cloned().unwrap_or_else(Span::none);
-            let future = op(attempt).instrument(span);
-            let outcome = match limit {
-                None => Some(future.await),
-                Some(limit) => tokio::time::timeout(limit.min(FAR_FUTURE), future)
-                    .await
-                    .ok(),
-            };
-            let failure = match outcome {
-                Some(Ok(value)) => match ok.check(value) {
-                    Ok(value) => {
-                        call.succeeded(&budget);
-                        return Ok(value);
-                    }
-                    Err((value, verdict)) => Failure::Value(value, verdict),
-                },
-                Some(Err(error)) => Failure::Error(error),
-                None if at_deadline => return Err(call.give_up_at_deadline(&budget)),
-                None => Failure::TimedOut,
-            };
-            let delay = call.after_failure(failure, &policy, &classifier, &mut notify, &budget)?;
-            sleep(delay).await;
+        drive(self).await
+    }
+}
+
+/// An op whose attempts' futures may borrow it: an async closure, or an
+/// adapter's op that lends each attempt what it holds.
+pub(crate) trait Lend {
+    /// The attempts' success.
+    type Ok;
+    /// The attempts' error.
+    type Err;
+    /// The future of attempt number `attempt`, from 1.
+    fn attempt(&mut self, attempt: u32) -> impl Future<Output = Result<Self::Ok, Self::Err>>;
+}
+
+impl<F, T, E> Lend for AsyncOp<F>
+where
+    F: AsyncFnMut(u32) -> Result<T, E>,
+{
+    type Ok = T;
+    type Err = E;
+
+    fn attempt(&mut self, attempt: u32) -> impl Future<Output = Result<T, E>> {
+        (self.0)(attempt)
+    }
+}
+
+/// The loop of a call whose op lends: the same steps as the state machine
+/// of [`RetryFuture`](crate::RetryFuture), written as an `async fn`, since
+/// a future that borrows its op cannot sit next to it in a named type.
+pub(crate) async fn drive<Op, P, C, N, B, K>(
+    retry: Retry<Op, P, C, N, B, K>,
+) -> Result<Op::Ok, RetryError<Op::Err, K::Kept>>
+where
+    Op: Lend,
+    Op::Err: Debug,
+    P: RetryPolicy,
+    C: Classify<Op::Err>,
+    N: Notify<Op::Err>,
+    B: RetryBudget,
+    K: ClassifyOk<Op::Ok>,
+{
+    let Retry {
+        mut op,
+        policy,
+        classifier,
+        mut notify,
+        attempt_timeout,
+        seed,
+        budget,
+        ok,
+    } = retry;
+    let mut call = CallState::new(seed);
+    let deadline = policy.deadline();
+    let timed = deadline.is_some() || attempt_timeout.is_some();
+    loop {
+        if call.attempt() > 0 && call.past_deadline(deadline) {
+            return Err(call.stop_at_deadline());
         }
+        let attempt = call.start_attempt(timed, &budget);
+        let left = deadline.map(|deadline| deadline.saturating_sub(call.elapsed()));
+        let (limit, at_deadline) = match (attempt_timeout, left) {
+            (None, None) => (None, false),
+            (Some(timeout), Some(left)) if timeout < left => (Some(timeout), false),
+            (Some(timeout), None) => (Some(timeout), false),
+            (_, Some(left)) => (Some(left), true),
+        };
+        let span = call.span().cloned().unwrap_or_else(Span::none);
+        let future = op.attempt(attempt).instrument(span);
+        let outcome = match limit {
+            None => Some(future.await),
+            Some(limit) => tokio::time::timeout(limit.min(FAR_FUTURE), future)
+                .await
+                .ok(),
+        };
+        let failure = match outcome {
+            Some(Ok(value)) => match ok.check(value) {
+                Ok(value) => {
+                    call.succeeded(&budget);
+                    return Ok(value);
+                }
+                Err((value, verdict)) => Failure::Value(value, verdict),
+            },
+            Some(Err(error)) => Failure::Error(error),
+            None if at_deadline => return Err(call.give_up_at_deadline(&budget)),
+            None => Failure::TimedOut,
+        };
+        let delay = call.after_failure(failure, &policy, &classifier, &mut notify, &budget)?;
+        sleep(delay).await;
     }
 }
 

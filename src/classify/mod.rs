@@ -361,3 +361,23 @@ impl<E: ?Sized, C: Classify<E>> Classify<E> for Idempotency<C> {
         self.inner.classify(error).for_request(self.idempotent)
     }
 }
+
+/// Marks a request idempotent although its method is not (a `POST` with an
+/// idempotency key): insert it in the request's extensions, and the `tower`
+/// layer and the `reqwest-middleware` middleware retry it as they would a
+/// `PUT`.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "http")] {
+/// use persevere::classify::Idempotent;
+///
+/// let mut request = http::Request::post("/orders").body(()).unwrap();
+/// request.headers_mut().insert("idempotency-key", "3f1c".parse().unwrap());
+/// request.extensions_mut().insert(Idempotent);
+/// # assert!(request.extensions().get::<Idempotent>().is_some());
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Idempotent;

@@ -3,13 +3,13 @@
 
 use super::Replay;
 use super::service::Attempts;
-use crate::JitterRng;
 use crate::budget::RetryBudget;
 use crate::classify::{Classify, ClassifyOk, Idempotency};
-use crate::error::{RetryError, StopReason};
+use crate::error::RetryError;
 use crate::future::RetryFuture;
+use crate::guard::ReplayGuard;
 use crate::notify::Notify;
-use crate::policy::{AttemptContext, Decision, RetryPolicy};
+use crate::policy::RetryPolicy;
 use ::tower::Service;
 use ::tower::util::Oneshot;
 use pin_project_lite::pin_project;
@@ -17,35 +17,6 @@ use std::fmt::{self, Debug};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
-
-/// The layer's policy: stops after the first attempt of a request that
-/// cannot be replayed, and defers to the configured policy otherwise.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct ReplayGuard<P> {
-    inner: P,
-    replayable: bool,
-}
-
-impl<P> ReplayGuard<P> {
-    pub(super) fn new(inner: P, replayable: bool) -> Self {
-        ReplayGuard { inner, replayable }
-    }
-}
-
-impl<P: RetryPolicy> RetryPolicy for ReplayGuard<P> {
-    fn decide(&self, failed: &AttemptContext, rng: &mut JitterRng) -> Decision {
-        if self.replayable {
-            self.inner.decide(failed, rng)
-        } else {
-            Decision::Stop(StopReason::NotReplayable)
-        }
-    }
-
-    fn deadline(&self) -> Option<Duration> {
-        self.inner.deadline()
-    }
-}
 
 /// The core future that a request's call runs.
 type Call<S, Req, P, C, K, N, B, R> = RetryFuture<

@@ -97,19 +97,4 @@ pub use replay::{Replay, ReplayClone, ReplayEither};
 pub use responses::HttpResponses;
 pub use service::RetryService;
 
-/// Marks a request idempotent although its method is not (a `POST` with an
-/// idempotency key): insert it in the request's extensions, and the layer
-/// retries it as it would a `PUT`.
-///
-/// # Examples
-///
-/// ```
-/// use persevere::tower::Idempotent;
-///
-/// let mut request = http::Request::post("/orders").body(String::new()).unwrap();
-/// request.headers_mut().insert("idempotency-key", "3f1c".parse().unwrap());
-/// request.extensions_mut().insert(Idempotent);
-/// # assert!(request.extensions().get::<Idempotent>().is_some());
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Idempotent;
+pub use crate::classify::Idempotent;

@@ -1,14 +1,15 @@
 //! The service: one retrying call per request, and the op that sends each
 //! attempt's copy through a clone of the inner service.
 
-use super::future::{ReplayGuard, ResponseFuture};
-use super::{Idempotent, Replay, RetryLayer};
+use super::future::ResponseFuture;
+use super::{Replay, RetryLayer};
 use crate::MakeAttempt;
 use crate::budget::RetryBudget;
 use crate::classify::http::is_idempotent;
-use crate::classify::{Classify, ClassifyOk, Idempotency};
+use crate::classify::{Classify, ClassifyOk, Idempotency, Idempotent};
 use crate::error::RetryError;
 use crate::future::RetryFuture;
+use crate::guard::ReplayGuard;
 use crate::notify::Notify;
 use crate::policy::RetryPolicy;
 use crate::retry::Retry;
