@@ -324,6 +324,9 @@ where
     }
 }
 
+/// What a call ends with.
+type Outcome<T, E, V> = Result<T, RetryError<E, V>>;
+
 /// Handles a failed attempt. Returns the call's
 /// result when it stops, `Pending` when the task must yield before a
 /// zero-delay retry, and `None` when the machine goes on: the backoff timer is
@@ -333,7 +336,7 @@ fn after_failure<Op, Fut, T, E, P, C, N, B, K>(
     this: &mut RetryFutureProj<'_, Op, Fut, P, C, N, B, K>,
     failure: Failure<E, K::Kept>,
     cx: &mut Context<'_>,
-) -> Option<Poll<Result<T, RetryError<E, K::Kept>>>>
+) -> Option<Poll<Outcome<T, E, K::Kept>>>
 where
     Fut: Future<Output = Result<T, E>>,
     E: Debug,

@@ -11,10 +11,10 @@
 //! - persevere's policies, deadlines, attempt timeout, budgets and notify
 //!   hook; the stop reason is traced (`WARN giving up`);
 //! - `Retry-After` and `x-amz-retry-after` honoured, through
-//!   [`classify_response`](crate::classify::reqwest::classify_response);
+//!   [`classify_response`];
 //! - a request whose method is not idempotent is retried only when the
 //!   failure proves it was never sent, unless it carries
-//!   [`Idempotent`](crate::classify::Idempotent) in its extensions
+//!   [`Idempotent`] in its extensions
 //!   (`RequestBuilder::with_extension`);
 //! - a request whose body is a stream is sent once, never retried;
 //! - a request can bring its own policy: [`PolicyOverride`] in its
@@ -22,8 +22,8 @@
 //!
 //! An attempt cut by the attempt timeout or the deadline has no error to
 //! return: the call then fails with
-//! [`Error::Middleware`](::reqwest_middleware::Error::Middleware) holding the
-//! [`RetryError`].
+//! [`Error::Middleware`] holding the
+//! [`RetryError`](crate::RetryError).
 //!
 //! # Examples
 //!

@@ -53,9 +53,20 @@ use tracing::{Instrument, Span};
 /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
 /// # async fn main() {
 /// let mut service = Service { client: Client, conn: Conn { sent: 0 } };
-/// assert_eq!(service.fetch().await, Ok(3));
+/// assert_eq!(service.fetch().await.unwrap(), 3);
 /// # }
 /// ```
+///
+/// # Send
+///
+/// With an `async move` closure that owns what it captures, the future of
+/// [`run`](Retry::run) is `Send` when they are, and can be spawned. With a
+/// closure that borrows (the `&mut self` case above), rustc cannot yet prove
+/// that future `Send` (an open compiler limitation with async closures,
+/// rust-lang/rust#139475), so such a call compiles where it is awaited on
+/// the task that owns the borrowed state, but not inside a future given to
+/// `tokio::spawn`: there, move the state into the closure, or use
+/// [`retry`](crate::retry) with owned captures.
 ///
 /// The attempt number, from 1, is the closure's argument, as for
 /// [`retry_with_attempt`](crate::retry_with_attempt):

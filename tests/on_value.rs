@@ -255,3 +255,16 @@ async fn immediate_retries_of_an_async_closure_yield_to_other_tasks() {
     assert_eq!((err.attempts(), calls), (1000, 1000));
     assert!(other.is_finished(), "the spawned task never ran");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_call_of_an_async_closure_that_owns_its_captures_can_be_spawned() {
+    let handle = tokio::spawn(async {
+        let client = Client { fail_first: 1 };
+        let mut conn = Conn { sent: 0 };
+        persevere::retry_async(async move |_| client.call(&mut conn).await)
+            .policy(Fixed::new(SEC).with_max_attempts(3))
+            .run()
+            .await
+    });
+    assert_eq!(handle.await.unwrap().unwrap(), 2);
+}

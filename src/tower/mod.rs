@@ -1,4 +1,4 @@
-//! A [`tower`](::tower) layer that retries an `http::Request` service with
+//! A [`tower`] layer that retries an `http::Request` service with
 //! persevere's policies, classifiers, budgets and hooks (the `tower`
 //! feature).
 //!
@@ -81,7 +81,7 @@
 //!     )
 //!     .service(backend);
 //! let response = client.oneshot(http::Request::new(String::from("hi"))).await.unwrap();
-//! assert_eq!((response.status(), calls.load(std::sync::atomic::Ordering::SeqCst)), (200, 3));
+//! assert_eq!((response.status().as_u16(), calls.load(std::sync::atomic::Ordering::SeqCst)), (200, 3));
 //! # }
 //! ```
 
