@@ -144,3 +144,47 @@ async fn attempts_cut_by_the_timeout_end_in_a_retry_error() {
     );
     assert_eq!(server.requests(), 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_streamed_body_is_sent_exactly_once() {
+    use bytes::Bytes;
+    use http_body_util::Full;
+
+    let server = Server::start(Script::new([
+        Fault::Status(503),
+        Fault::ResetAfterRequest,
+        Fault::Status(503),
+        Fault::Status(503),
+    ]));
+    let client = client(RetryMiddleware::new().policy(fixed(3)));
+    // `Body::wrap` makes a streaming body: `try_clone` cannot copy it.
+    let streamed = || reqwest::Body::wrap(Full::new(Bytes::from_static(b"chunk")));
+    let response = client
+        .put(server.url("/"))
+        .body(streamed())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(server.requests(), 1, "a streamed body was sent again");
+
+    let err = client
+        .put(server.url("/"))
+        .body(streamed())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(!err.is_middleware(), "{err:?}");
+    assert_eq!(server.requests(), 2);
+
+    // A body in memory is replayed: 503, 503, then the server, out of
+    // script, refuses the third attempt.
+    let err = client
+        .put(server.url("/"))
+        .body("kept")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_connect(), "{err:?}");
+    assert_eq!(server.requests(), 4);
+}
