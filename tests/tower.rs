@@ -12,7 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use persevere::budget::TokenBucket;
 use persevere::tower::{Idempotent, ReplayEither, RetryLayer};
-use persevere::{Exponential, Fixed, RetryPolicyExt, StopReason};
+use persevere::{Exponential, Fixed, RetryEvent, RetryPolicyExt, StopReason};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -34,6 +34,9 @@ enum Plan {
     Busy,
     /// Answer 200 with the request's body.
     Echo,
+    /// Accept, read nothing and never answer; hold the connection (at most
+    /// 30 s) until the client closes it.
+    Hang,
 }
 
 /// A hyper server on 127.0.0.1: connection n follows `plans[n]` (the last
@@ -59,10 +62,25 @@ impl Server {
                     return;
                 };
                 let plan = plans[n.min(plans.len() - 1)];
-                if let Plan::Reset = plan {
-                    stream.set_zero_linger().unwrap();
-                    drop(stream);
-                    continue;
+                match plan {
+                    Plan::Reset => {
+                        stream.set_zero_linger().unwrap();
+                        drop(stream);
+                        continue;
+                    }
+                    Plan::Hang => {
+                        tokio::spawn(async move {
+                            let mut stream = stream;
+                            let mut buf = [0u8; 1024];
+                            let held = async {
+                                use tokio::io::AsyncReadExt;
+                                while stream.read(&mut buf).await.is_ok_and(|n| n > 0) {}
+                            };
+                            let _ = timeout(Duration::from_secs(30), held).await;
+                        });
+                        continue;
+                    }
+                    _ => {}
                 }
                 let (seen, times) = (seen.clone(), times.clone());
                 let service = hyper::service::service_fn(move |req: Request<Incoming>| {
@@ -270,4 +288,34 @@ async fn a_streamed_request_that_fails_stops_as_not_replayable() {
         (err.reason(), err.attempts()),
         (StopReason::NotReplayable, 1)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn silent_attempts_are_cut_by_the_attempt_timeout_and_the_deadline() {
+    let server = Server::start(vec![Plan::Hang], 10).await;
+    let heard = Arc::new(AtomicUsize::new(0));
+    let counted = heard.clone();
+    let service = RetryLayer::new()
+        .policy(
+            Fixed::new(Duration::from_secs(1))
+                .with_max_attempts(10)
+                .with_deadline(Duration::from_secs(10)),
+        )
+        .attempt_timeout(Duration::from_secs(2))
+        .notify(
+            move |e: &RetryEvent<'_, hyper_util::client::legacy::Error>| {
+                assert!(e.error().is_none(), "a timed-out attempt has no error");
+                counted.fetch_add(1, SeqCst);
+            },
+        )
+        .layer(client());
+    let start = Instant::now();
+    let err = service.oneshot(get(&server.url())).await.unwrap_err();
+    // Attempts at 0, 3 and 6 s time out after 2 s; the one at 9 s is cut at
+    // the deadline, 10 s.
+    assert_eq!((err.reason(), err.attempts()), (StopReason::Deadline, 4));
+    assert!(err.timed_out());
+    assert_eq!(heard.load(SeqCst), 3);
+    assert_eq!(start.elapsed(), Duration::from_secs(10));
+    assert_eq!(server.requests(), 0);
 }
