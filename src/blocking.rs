@@ -2,8 +2,8 @@
 //! and hooks, sleeping the thread with `std::thread::sleep`.
 
 use crate::budget::RetryBudget;
-use crate::call::{CallState, max_wait_at};
-use crate::classify::Classify;
+use crate::call::{CallState, Failure, max_wait_at};
+use crate::classify::{Classify, ClassifyOk};
 use crate::error::RetryError;
 use crate::notify::Notify;
 use crate::policy::RetryPolicy;
@@ -12,7 +12,7 @@ use std::fmt::Debug;
 use std::time::Duration;
 use tracing::Span;
 
-impl<Op, T, E, P, C, N, B> Retry<Op, P, C, N, B>
+impl<Op, T, E, P, C, N, B, K> Retry<Op, P, C, N, B, K>
 where
     Op: FnMut(u32) -> Result<T, E>,
     E: Debug,
@@ -20,6 +20,7 @@ where
     C: Classify<E>,
     N: Notify<E>,
     B: RetryBudget,
+    K: ClassifyOk<T>,
 {
     /// Runs a blocking `op` with retries on this thread, sleeping between
     /// attempts. Never call it from async code: it blocks the thread.
@@ -29,7 +30,8 @@ where
     ///
     /// # Errors
     ///
-    /// A [`RetryError`] with the last attempt's error and why retrying stopped.
+    /// A [`RetryError`] with the last attempt's error (or value, see
+    /// [`retry_if_ok`](Retry::retry_if_ok)) and why retrying stopped.
     ///
     /// # Examples
     ///
@@ -49,7 +51,7 @@ where
     /// .unwrap();
     /// assert_eq!(value, 3);
     /// ```
-    pub fn call(mut self) -> Result<T, RetryError<E>> {
+    pub fn call(mut self) -> Result<T, RetryError<E, K::Kept>> {
         let mut call = CallState::new(self.seed);
         let deadline = self.policy.deadline();
         match self
@@ -69,16 +71,17 @@ where
             }
             let attempt = call.start_attempt(deadline.is_some(), &self.budget);
             let entered = call.span().map(Span::enter);
-            let error = match (self.op)(attempt) {
-                Ok(value) => {
+            let failure = match (self.op)(attempt).map(|value| self.ok.check(value)) {
+                Ok(Ok(value)) => {
                     call.succeeded(&self.budget);
                     return Ok(value);
                 }
-                Err(error) => error,
+                Ok(Err((value, verdict))) => Failure::Value(value, verdict),
+                Err(error) => Failure::Error(error),
             };
             drop(entered);
             let delay = call.after_failure(
-                Some(error),
+                failure,
                 &self.policy,
                 &self.classifier,
                 &mut self.notify,

@@ -25,10 +25,45 @@ impl Debug for TimedOut {
     }
 }
 
-/// The attempt's error as tracing shows it: its `Debug` form, or
-/// [`TimedOut`] for an attempt that did not finish.
-fn shown<E: Debug>(error: Option<&E>) -> &dyn Debug {
-    error.map_or(&TimedOut as &dyn Debug, |e| e as &dyn Debug)
+/// What the tracing events say in place of a value that the value
+/// classifier did not accept (the value's type need not be `Debug`).
+struct ValueNotAccepted;
+
+impl Debug for ValueNotAccepted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("value not accepted")
+    }
+}
+
+/// A failed attempt: its error, its value that the value classifier did not
+/// accept (with the verdict on it), or nothing for an attempt that did not
+/// finish.
+pub(crate) enum Failure<E, V> {
+    Error(E),
+    Value(V, Classification),
+    TimedOut,
+}
+
+impl<E, V> Failure<E, V> {
+    fn error(&self) -> Option<&E> {
+        match self {
+            Failure::Error(error) => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The attempt's error as tracing shows it: its `Debug` form, or a
+    /// stand-in for a value or an attempt that did not finish.
+    fn shown(&self) -> &dyn Debug
+    where
+        E: Debug,
+    {
+        match self {
+            Failure::Error(error) => error,
+            Failure::Value(..) => &ValueNotAccepted,
+            Failure::TimedOut => &TimedOut,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -100,23 +135,22 @@ impl CallState {
         );
     }
 
-    /// Handles a failed attempt, whose error is `failure` (`None` for an
-    /// attempt that hit its attempt timeout): reports it to the budget, asks
+    /// Handles a failed attempt: reports it to the budget, asks
     /// the policy what to do and, for a retry, the budget whether it may.
     ///
     /// On a retry it tells the notify hook and tracing, drops the error (and
     /// whatever connection it holds) and returns the delay to sleep; on a stop
     /// it returns the caller's error.
     #[cold]
-    pub(crate) fn after_failure<E, P, C, N, B>(
+    pub(crate) fn after_failure<E, V, P, C, N, B>(
         &mut self,
-        failure: Option<E>,
+        failure: Failure<E, V>,
         policy: &P,
         classifier: &C,
         notify: &mut N,
         budget: &B,
         attempt_timeout: Option<Duration>,
-    ) -> Result<Duration, RetryError<E>>
+    ) -> Result<Duration, RetryError<E, V>>
     where
         E: Debug,
         P: RetryPolicy + ?Sized,
@@ -125,8 +159,9 @@ impl CallState {
         B: RetryBudget,
     {
         let verdict = match &failure {
-            Some(error) => classifier.classify(error),
-            None => Classification::timeout(),
+            Failure::Error(error) => classifier.classify(error),
+            Failure::Value(_, verdict) => *verdict,
+            Failure::TimedOut => Classification::timeout(),
         };
         let start = self.start();
         let delay = match self.decide(policy, budget, verdict, start, attempt_timeout) {
@@ -135,7 +170,8 @@ impl CallState {
         };
         notify.notify(&RetryEvent {
             attempt: self.attempt,
-            error: failure.as_ref(),
+            error: failure.error(),
+            value: matches!(failure, Failure::Value(..)),
             classification: verdict,
             delay,
             elapsed: Elapsed::Since(start),
@@ -145,7 +181,7 @@ impl CallState {
             target: "persevere",
             parent: self.open_span(),
             attempt,
-            error = ?shown(failure.as_ref()),
+            error = ?failure.shown(),
             kind = ?verdict.kind().unwrap_or(RetryKind::Transient),
             server_delay = ?verdict.server_delay(),
             delay = ?delay,
@@ -193,8 +229,8 @@ impl CallState {
     /// Gives up before the first attempt: a rate limiter would make it wait
     /// too long.
     #[cold]
-    pub(crate) fn stop_rate_limited<E: Debug>(&mut self) -> RetryError<E> {
-        self.give_up(StopReason::RateLimited, None)
+    pub(crate) fn stop_rate_limited<E: Debug, V>(&mut self) -> RetryError<E, V> {
+        self.give_up(StopReason::RateLimited, Failure::TimedOut)
     }
 
     /// True when a retry would start at or after `deadline`. The decision
@@ -210,22 +246,26 @@ impl CallState {
     }
 
     /// Gives up before starting an attempt, the deadline having passed.
-    pub(crate) fn stop_at_deadline<E: Debug>(&mut self) -> RetryError<E> {
-        self.give_up(StopReason::Deadline, None)
+    pub(crate) fn stop_at_deadline<E: Debug, V>(&mut self) -> RetryError<E, V> {
+        self.give_up(StopReason::Deadline, Failure::TimedOut)
     }
 
     /// Reports an attempt cut at the deadline to the budget, and gives up.
     #[cold]
-    pub(crate) fn give_up_at_deadline<B: RetryBudget, E: Debug>(
+    pub(crate) fn give_up_at_deadline<B: RetryBudget, E: Debug, V>(
         &mut self,
         budget: &B,
-    ) -> RetryError<E> {
+    ) -> RetryError<E, V> {
         budget.on_failure(Some(RetryKind::Timeout));
         self.stop_at_deadline()
     }
 
     /// Reports the stop and builds the caller's error.
-    fn give_up<E: Debug>(&mut self, reason: StopReason, last_error: Option<E>) -> RetryError<E> {
+    fn give_up<E: Debug, V>(
+        &mut self,
+        reason: StopReason,
+        last: Failure<E, V>,
+    ) -> RetryError<E, V> {
         let elapsed = self.elapsed();
         let (attempts, taken) = (self.attempt, self.retries.taken);
         tracing::warn!(
@@ -235,10 +275,15 @@ impl CallState {
             elapsed = ?elapsed,
             reason = %reason,
             budget_taken = taken,
-            error = ?shown(last_error.as_ref()),
+            error = ?last.shown(),
             "giving up"
         );
-        RetryError::new(reason, self.attempt, elapsed, last_error)
+        let (error, value) = match last {
+            Failure::Error(error) => (Some(error), None),
+            Failure::Value(value, _) => (None, Some(value)),
+            Failure::TimedOut => (None, None),
+        };
+        RetryError::new(reason, self.attempt, elapsed, error, value)
     }
 
     fn open_span(&mut self) -> &Span {

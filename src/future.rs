@@ -2,8 +2,8 @@
 //! runs an attempt, sleeps, and runs the next, without allocating.
 
 use crate::budget::{NoBudget, RetryBudget};
-use crate::call::{CallState, max_wait_at};
-use crate::classify::Classify;
+use crate::call::{CallState, Failure, max_wait_at};
+use crate::classify::{AcceptOk, Classify, ClassifyOk};
 use crate::error::RetryError;
 use crate::notify::Notify;
 use crate::policy::RetryPolicy;
@@ -47,10 +47,11 @@ pin_project! {
     /// ```
     #[must_use = "futures do nothing unless polled"]
     #[project = RetryFutureProj]
-    pub struct RetryFuture<Op, Fut, P, C, N, B = NoBudget> {
+    pub struct RetryFuture<Op, Fut, P, C, N, B = NoBudget, K = AcceptOk> {
         op: Op,
         policy: P,
         classifier: C,
+        ok: K,
         notify: N,
         budget: B,
         attempt_timeout: Option<Duration>,
@@ -99,16 +100,17 @@ enum Purpose {
     Permitted,
 }
 
-impl<Op, Fut, P, C, N, B> RetryFuture<Op, Fut, P, C, N, B>
+impl<Op, Fut, P, C, N, B, K> RetryFuture<Op, Fut, P, C, N, B, K>
 where
     P: RetryPolicy,
 {
     #[inline]
-    pub(crate) fn new(retry: Retry<Op, P, C, N, B>) -> Self {
+    pub(crate) fn new(retry: Retry<Op, P, C, N, B, K>) -> Self {
         RetryFuture {
             op: retry.op,
             policy: retry.policy,
             classifier: retry.classifier,
+            ok: retry.ok,
             notify: retry.notify,
             budget: retry.budget,
             attempt_timeout: retry.attempt_timeout,
@@ -150,7 +152,7 @@ fn arm(mut timer: Pin<&mut Timer>, after: Duration, purpose: Purpose) {
 /// The longest a timer is armed for, as `tokio::time::sleep` caps a sleep:
 /// about 30 years. Farther deadlines would overflow tokio's timer, which
 /// rounds every deadline up to its next millisecond.
-const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
+pub(crate) const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 
 /// The instant `after` from now, at most [`FAR_FUTURE`] away.
 fn deadline_after(after: Duration) -> Instant {
@@ -214,17 +216,18 @@ fn arm_for_attempt(
     }
 }
 
-impl<Op, Fut, T, E, P, C, N, B> Future for RetryFuture<Op, Fut, P, C, N, B>
+impl<Op, Fut, T, E, P, C, N, B, K> Future for RetryFuture<Op, Fut, P, C, N, B, K>
 where
-    Op: FnMut(u32) -> Fut,
+    Op: MakeAttempt<Fut>,
     Fut: Future<Output = Result<T, E>>,
     E: Debug,
     P: RetryPolicy,
     C: Classify<E>,
     N: Notify<E>,
     B: RetryBudget,
+    K: ClassifyOk<T>,
 {
-    type Output = Result<T, RetryError<E>>;
+    type Output = Result<T, RetryError<E, K::Kept>>;
 
     #[inline]
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -241,7 +244,7 @@ where
             match this.budget.before_attempt(None, None) {
                 Some(wait) if wait.is_zero() => {
                     attempt = this.call.start_attempt(false, &*this.budget);
-                    let future = (this.op)(attempt);
+                    let future = this.op.attempt(attempt);
                     this.attempt.set(Attempt::Running { future });
                 }
                 Some(wait) => wait_for_permit(this.timer.as_mut(), this.call, wait),
@@ -255,12 +258,17 @@ where
             let mut state = this.attempt;
             if let AttemptProj::Running { future } = state.as_mut().project() {
                 match future.poll(cx) {
-                    Poll::Ready(Ok(value)) => {
-                        this.call.succeeded(&*this.budget);
-                        state.set(Attempt::Done);
-                        return Poll::Ready(Ok(value));
-                    }
-                    Poll::Ready(Err(error)) => first_failure = Some(error),
+                    Poll::Ready(Ok(value)) => match this.ok.check(value) {
+                        Ok(value) => {
+                            this.call.succeeded(&*this.budget);
+                            state.set(Attempt::Done);
+                            return Poll::Ready(Ok(value));
+                        }
+                        Err((value, verdict)) => {
+                            first_failure = Some(Failure::Value(value, verdict))
+                        }
+                    },
+                    Poll::Ready(Err(error)) => first_failure = Some(Failure::Error(error)),
                     Poll::Pending => return Poll::Pending,
                 }
             }
@@ -273,22 +281,23 @@ where
 /// path saw one, then waits for each backoff, starts each attempt (bounded by
 /// the attempt timeout and the deadline) inside the call's span, and polls it.
 #[inline(never)]
-fn poll_machine<Op, Fut, T, E, P, C, N, B>(
-    mut this: RetryFutureProj<'_, Op, Fut, P, C, N, B>,
-    first_failure: Option<E>,
+fn poll_machine<Op, Fut, T, E, P, C, N, B, K>(
+    mut this: RetryFutureProj<'_, Op, Fut, P, C, N, B, K>,
+    first_failure: Option<Failure<E, K::Kept>>,
     cx: &mut Context<'_>,
-) -> Poll<Result<T, RetryError<E>>>
+) -> Poll<Result<T, RetryError<E, K::Kept>>>
 where
-    Op: FnMut(u32) -> Fut,
+    Op: MakeAttempt<Fut>,
     Fut: Future<Output = Result<T, E>>,
     E: Debug,
     P: RetryPolicy,
     C: Classify<E>,
     N: Notify<E>,
     B: RetryBudget,
+    K: ClassifyOk<T>,
 {
-    if let Some(error) = first_failure {
-        if let Some(stopped_or_yielded) = after_failure(&mut this, Some(error), cx) {
+    if let Some(failure) = first_failure {
+        if let Some(stopped_or_yielded) = after_failure(&mut this, failure, cx) {
             return stopped_or_yielded;
         }
     }
@@ -326,18 +335,21 @@ where
                         deadline,
                     );
                 }
-                let future = in_span(this.call.span(), || (this.op)(attempt));
+                let future = in_span(this.call.span(), || this.op.attempt(attempt));
                 this.attempt.set(Attempt::Running { future });
                 continue;
             }
             AttemptProj::Running { future } => {
                 match in_span(this.call.span(), || future.poll(cx)) {
-                    Poll::Ready(Ok(value)) => {
-                        this.call.succeeded(&*this.budget);
-                        this.attempt.set(Attempt::Done);
-                        return Poll::Ready(Ok(value));
-                    }
-                    Poll::Ready(Err(error)) => Some(error),
+                    Poll::Ready(Ok(value)) => match this.ok.check(value) {
+                        Ok(value) => {
+                            this.call.succeeded(&*this.budget);
+                            this.attempt.set(Attempt::Done);
+                            return Poll::Ready(Ok(value));
+                        }
+                        Err((value, verdict)) => Failure::Value(value, verdict),
+                    },
+                    Poll::Ready(Err(error)) => Failure::Error(error),
                     Poll::Pending => {
                         let TimerProj::Armed { sleep, purpose } = this.timer.as_mut().project()
                         else {
@@ -352,29 +364,32 @@ where
                             return Poll::Ready(Err(this.call.give_up_at_deadline(&*this.budget)));
                         }
                         *purpose = Purpose::Spent;
-                        None
+                        Failure::TimedOut
                     }
                 }
             }
             AttemptProj::Done => panic!("RetryFuture polled after completion"),
         };
-        // The attempt failed (or timed out, if `failure` is `None`).
+        // The attempt failed, returned a value not accepted, or timed out.
         if let Some(stopped_or_yielded) = after_failure(&mut this, failure, cx) {
             return stopped_or_yielded;
         }
     }
 }
 
-/// Handles a failed attempt (`None`: one that timed out). Returns the call's
+/// What a call ends with.
+type Outcome<T, E, V> = Result<T, RetryError<E, V>>;
+
+/// Handles a failed attempt. Returns the call's
 /// result when it stops, `Pending` when the task must yield before a
 /// zero-delay retry, and `None` when the machine goes on: the backoff timer is
 /// armed, or a zero-delay retry starts at once.
 #[inline(never)]
-fn after_failure<Op, Fut, T, E, P, C, N, B>(
-    this: &mut RetryFutureProj<'_, Op, Fut, P, C, N, B>,
-    failure: Option<E>,
+fn after_failure<Op, Fut, T, E, P, C, N, B, K>(
+    this: &mut RetryFutureProj<'_, Op, Fut, P, C, N, B, K>,
+    failure: Failure<E, K::Kept>,
     cx: &mut Context<'_>,
-) -> Option<Poll<Result<T, RetryError<E>>>>
+) -> Option<Poll<Outcome<T, E, K::Kept>>>
 where
     Fut: Future<Output = Result<T, E>>,
     E: Debug,
@@ -382,6 +397,7 @@ where
     C: Classify<E>,
     N: Notify<E>,
     B: RetryBudget,
+    K: ClassifyOk<T>,
 {
     let outcome = this.call.after_failure(
         failure,
@@ -422,8 +438,8 @@ where
     None
 }
 
-impl<Op, Fut, P: fmt::Debug, C: fmt::Debug, N, B: fmt::Debug> fmt::Debug
-    for RetryFuture<Op, Fut, P, C, N, B>
+impl<Op, Fut, P: fmt::Debug, C: fmt::Debug, N, B: fmt::Debug, K> fmt::Debug
+    for RetryFuture<Op, Fut, P, C, N, B, K>
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryFuture")
@@ -433,5 +449,32 @@ impl<Op, Fut, P: fmt::Debug, C: fmt::Debug, N, B: fmt::Debug> fmt::Debug
             .field("attempt_timeout", &self.attempt_timeout)
             .field("attempt", &self.call.attempt())
             .finish_non_exhaustive()
+    }
+}
+
+/// Starts attempt number `attempt` (from 1) of a call: what a
+/// [`RetryFuture`] calls for each attempt.
+///
+/// Implemented for every `FnMut(u32) -> Fut`, the ops that
+/// [`retry_with_attempt`](crate::retry_with_attempt) takes; adapters such as
+/// the `tower` layer implement it for an op type they can name.
+///
+/// # Examples
+///
+/// ```
+/// use persevere::MakeAttempt;
+///
+/// let mut op = |attempt: u32| async move { Ok::<_, ()>(attempt) };
+/// let _first = op.attempt(1);
+/// ```
+pub trait MakeAttempt<Fut> {
+    /// The future of attempt number `attempt`.
+    fn attempt(&mut self, attempt: u32) -> Fut;
+}
+
+impl<F: FnMut(u32) -> Fut, Fut> MakeAttempt<Fut> for F {
+    #[inline(always)]
+    fn attempt(&mut self, attempt: u32) -> Fut {
+        self(attempt)
     }
 }

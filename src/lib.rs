@@ -11,17 +11,24 @@ pub mod classify;
 mod elapsed;
 mod error;
 mod future;
+#[cfg(any(feature = "tower", feature = "reqwest-middleware"))]
+mod guard;
 pub mod hedge;
 mod jitter;
 mod notify;
 pub mod policy;
+#[cfg(feature = "reqwest-middleware")]
+pub mod reqwest_middleware;
 mod retry;
+mod retry_async;
 mod rng;
 pub mod testing;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use classify::{AlwaysRetry, Classification, Classify, RetryKind};
 pub use error::{ConfigError, RetryError, StopReason};
-pub use future::RetryFuture;
+pub use future::{MakeAttempt, RetryFuture};
 pub use hedge::{hedge, hedge_with_attempt};
 pub use jitter::Jitter;
 pub use notify::{Notify, RetryEvent};
@@ -30,4 +37,5 @@ pub use policy::{
     presets, schedule,
 };
 pub use retry::{DEFAULT_POLICY, DefaultPolicy, Retry, retry, retry_with_attempt};
+pub use retry_async::{AsyncOp, retry_async};
 pub use rng::JitterRng;

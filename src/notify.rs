@@ -26,6 +26,7 @@ use std::time::Duration;
 pub struct RetryEvent<'a, E> {
     pub(crate) attempt: u32,
     pub(crate) error: Option<&'a E>,
+    pub(crate) value: bool,
     pub(crate) classification: Classification,
     pub(crate) delay: Duration,
     pub(crate) elapsed: Elapsed,
@@ -41,7 +42,8 @@ impl<'a, E> RetryEvent<'a, E> {
         self.attempt
     }
 
-    /// The attempt's error; `None` when the attempt hit its attempt timeout.
+    /// The attempt's error; `None` when the attempt hit its attempt timeout
+    /// or returned a value that is retried (see [`returned_value`](Self::returned_value)).
     ///
     /// # Examples
     ///
@@ -59,6 +61,28 @@ impl<'a, E> RetryEvent<'a, E> {
     /// ```
     pub fn error(&self) -> Option<&'a E> {
         self.error
+    }
+
+    /// True when the attempt returned an `Ok` value that its value
+    /// classifier did not accept (see [`Retry::retry_if_ok`](crate::Retry::retry_if_ok)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use persevere::{Classification, RetryEvent};
+    ///
+    /// let mut seen = Vec::new();
+    /// let _ = persevere::retry(|| async { Ok::<_, ()>("pending") })
+    ///     .retry_if_ok(|_: &&str| Some(Classification::transient()))
+    ///     .notify(|e: &RetryEvent<'_, ()>| seen.push(e.returned_value()))
+    ///     .await;
+    /// assert_eq!(seen, [true, true]);
+    /// # }
+    /// ```
+    pub fn returned_value(&self) -> bool {
+        self.value
     }
 
     /// How the error was classified (a timeout for an attempt timeout).

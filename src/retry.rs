@@ -1,7 +1,7 @@
 //! The combinator that *does* the retrying: `retry(op).policy(..).await`.
 
 use crate::budget::{NoBudget, RetryBudget};
-use crate::classify::{AlwaysRetry, Classify};
+use crate::classify::{AcceptOk, AlwaysRetry, Classify, ClassifyOk};
 use crate::future::RetryFuture;
 use crate::notify::Notify;
 use crate::policy::{AttemptContext, Decision, Exponential, Limited, RetryPolicy};
@@ -57,7 +57,9 @@ impl RetryPolicy for DefaultPolicy {
 /// or the policy stops.
 ///
 /// `op` makes a fresh future per attempt; await the returned [`Retry`] (after
-/// setting what you need on it) to run the call. Wrap only operations that
+/// setting what you need on it) to run the call. For an op whose future borrows
+/// what the closure captures (a method taking `&mut self`), use
+/// [`retry_async`](crate::retry_async) with an async closure. Wrap only operations that
 /// are safe to repeat: see [`Idempotency`](crate::classify::Idempotency).
 ///
 /// # Default
@@ -156,6 +158,7 @@ where
         attempt_timeout: None,
         seed: None,
         budget: NoBudget,
+        ok: AcceptOk,
     }
 }
 
@@ -177,7 +180,7 @@ where
 /// ```
 #[must_use = "a retry does nothing until it is awaited or called"]
 #[derive(Debug, Clone)]
-pub struct Retry<Op, P = DefaultPolicy, C = AlwaysRetry, N = (), B = NoBudget> {
+pub struct Retry<Op, P = DefaultPolicy, C = AlwaysRetry, N = (), B = NoBudget, K = AcceptOk> {
     pub(crate) op: Op,
     pub(crate) policy: P,
     pub(crate) classifier: C,
@@ -185,9 +188,10 @@ pub struct Retry<Op, P = DefaultPolicy, C = AlwaysRetry, N = (), B = NoBudget> {
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) seed: Option<u64>,
     pub(crate) budget: B,
+    pub(crate) ok: K,
 }
 
-impl<Op, P, C, N, B> Retry<Op, P, C, N, B> {
+impl<Op, P, C, N, B, K> Retry<Op, P, C, N, B, K> {
     /// Sets the policy: when to retry and when to stop.
     ///
     /// # Examples
@@ -204,7 +208,7 @@ impl<Op, P, C, N, B> Retry<Op, P, C, N, B> {
     /// assert_eq!(err.attempts(), 3);
     /// # }
     /// ```
-    pub fn policy<P2: RetryPolicy>(self, policy: P2) -> Retry<Op, P2, C, N, B> {
+    pub fn policy<P2: RetryPolicy>(self, policy: P2) -> Retry<Op, P2, C, N, B, K> {
         Retry {
             op: self.op,
             policy,
@@ -213,6 +217,7 @@ impl<Op, P, C, N, B> Retry<Op, P, C, N, B> {
             attempt_timeout: self.attempt_timeout,
             seed: self.seed,
             budget: self.budget,
+            ok: self.ok,
         }
     }
 
@@ -232,7 +237,7 @@ impl<Op, P, C, N, B> Retry<Op, P, C, N, B> {
     /// assert_eq!(err.attempts(), 1);
     /// # }
     /// ```
-    pub fn classify<C2>(self, classifier: C2) -> Retry<Op, P, C2, N, B> {
+    pub fn classify<C2>(self, classifier: C2) -> Retry<Op, P, C2, N, B, K> {
         Retry {
             op: self.op,
             policy: self.policy,
@@ -241,6 +246,7 @@ impl<Op, P, C, N, B> Retry<Op, P, C, N, B> {
             attempt_timeout: self.attempt_timeout,
             seed: self.seed,
             budget: self.budget,
+            ok: self.ok,
         }
     }
 
@@ -260,7 +266,7 @@ impl<Op, P, C, N, B> Retry<Op, P, C, N, B> {
     /// assert_eq!(retries, 2);
     /// # }
     /// ```
-    pub fn notify<N2>(self, notify: N2) -> Retry<Op, P, C, N2, B> {
+    pub fn notify<N2>(self, notify: N2) -> Retry<Op, P, C, N2, B, K> {
         Retry {
             op: self.op,
             policy: self.policy,
@@ -269,6 +275,7 @@ impl<Op, P, C, N, B> Retry<Op, P, C, N, B> {
             attempt_timeout: self.attempt_timeout,
             seed: self.seed,
             budget: self.budget,
+            ok: self.ok,
         }
     }
 
@@ -351,7 +358,7 @@ impl<Op, P, C, N, B> Retry<Op, P, C, N, B> {
     /// assert_eq!((err.attempts(), throttle.tokens()), (2, 2.0));
     /// # }
     /// ```
-    pub fn budget<B2: RetryBudget>(self, budget: B2) -> Retry<Op, P, C, N, B2> {
+    pub fn budget<B2: RetryBudget>(self, budget: B2) -> Retry<Op, P, C, N, B2, K> {
         Retry {
             op: self.op,
             policy: self.policy,
@@ -360,11 +367,69 @@ impl<Op, P, C, N, B> Retry<Op, P, C, N, B> {
             attempt_timeout: self.attempt_timeout,
             seed: self.seed,
             budget,
+            ok: self.ok,
+        }
+    }
+
+    /// Classifies each attempt's `Ok` value too: `classifier` (any
+    /// `Fn(&T) -> Option<Classification>`, or a [`ClassifyOk`]) returns
+    /// `None` to accept the value, or a verdict to count the attempt as
+    /// failed, exactly as if it had returned an error with that verdict.
+    ///
+    /// A value that is retried is dropped before the sleep. When the call
+    /// stops on a value (the policy, deadline or budget stops it, or the
+    /// verdict is terminal), the caller gets the value back in
+    /// [`RetryError::last_value`](crate::RetryError::last_value), with the
+    /// same [`reason`](crate::RetryError::reason),
+    /// [`attempts`](crate::RetryError::attempts) and
+    /// [`elapsed`](crate::RetryError::elapsed) as for an error: the output
+    /// becomes `Result<T, RetryError<E, T>>`. The notify hook hears about a
+    /// retried value with [`RetryEvent::returned_value`](crate::RetryEvent::returned_value).
+    ///
+    /// Without it (the default, [`AcceptOk`]) every `Ok` value is a success
+    /// and the output stays `Result<T, RetryError<E>>`.
+    ///
+    /// # Examples
+    ///
+    /// A poll that returns `Ok(Pending)` until a job is done:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// use persevere::{Classification, Fixed, RetryPolicyExt};
+    /// use std::time::Duration;
+    ///
+    /// #[derive(Debug, PartialEq)]
+    /// enum Job { Pending, Done(u32) }
+    ///
+    /// let mut polls = 0;
+    /// let job = persevere::retry(|| {
+    ///     polls += 1;
+    ///     let job = if polls < 4 { Job::Pending } else { Job::Done(polls) };
+    ///     async move { Ok::<_, std::io::Error>(job) }
+    /// })
+    /// .policy(Fixed::new(Duration::from_secs(1)).with_max_attempts(10))
+    /// .retry_if_ok(|job: &Job| (*job == Job::Pending).then(Classification::transient))
+    /// .await
+    /// .unwrap();
+    /// assert_eq!(job, Job::Done(4));
+    /// # }
+    /// ```
+    pub fn retry_if_ok<K2>(self, classifier: K2) -> Retry<Op, P, C, N, B, K2> {
+        Retry {
+            op: self.op,
+            policy: self.policy,
+            classifier: self.classifier,
+            notify: self.notify,
+            attempt_timeout: self.attempt_timeout,
+            seed: self.seed,
+            budget: self.budget,
+            ok: classifier,
         }
     }
 }
 
-impl<Op, Fut, T, E, P, C, N, B> IntoFuture for Retry<Op, P, C, N, B>
+impl<Op, Fut, T, E, P, C, N, B, K> IntoFuture for Retry<Op, P, C, N, B, K>
 where
     Op: FnMut(u32) -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -373,9 +438,10 @@ where
     C: Classify<E>,
     N: Notify<E>,
     B: RetryBudget,
+    K: ClassifyOk<T>,
 {
-    type Output = Result<T, crate::RetryError<E>>;
-    type IntoFuture = RetryFuture<Op, Fut, P, C, N, B>;
+    type Output = Result<T, crate::RetryError<E, K::Kept>>;
+    type IntoFuture = RetryFuture<Op, Fut, P, C, N, B, K>;
 
     #[inline]
     fn into_future(self) -> Self::IntoFuture {

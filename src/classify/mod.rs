@@ -12,6 +12,8 @@
 //!   resumable sessions and preconditions;
 //! - `reqwest` (with the `reqwest` feature) classifies `reqwest` errors and
 //!   responses;
+//! - [`ClassifyOk`] classifies an attempt's `Ok` value too, for a call that
+//!   retries on a value (see [`Retry::retry_if_ok`](crate::Retry::retry_if_ok));
 //! - [`Idempotency`] keeps a request that is not idempotent from being
 //!   replayed unless the failure proves it never reached the server.
 
@@ -21,6 +23,9 @@ pub mod io;
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;
+mod value;
+
+pub use value::{AcceptOk, ClassifyOk};
 
 use std::time::Duration;
 
@@ -360,3 +365,23 @@ impl<E: ?Sized, C: Classify<E>> Classify<E> for Idempotency<C> {
         self.inner.classify(error).for_request(self.idempotent)
     }
 }
+
+/// Marks a request idempotent although its method is not (a `POST` with an
+/// idempotency key): insert it in the request's extensions, and the `tower`
+/// layer and the `reqwest-middleware` middleware retry it as they would a
+/// `PUT`.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "http")] {
+/// use persevere::classify::Idempotent;
+///
+/// let mut request = http::Request::post("/orders").body(()).unwrap();
+/// request.headers_mut().insert("idempotency-key", "3f1c".parse().unwrap());
+/// request.extensions_mut().insert(Idempotent);
+/// # assert!(request.extensions().get::<Idempotent>().is_some());
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Idempotent;

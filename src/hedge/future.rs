@@ -318,7 +318,13 @@ fn give_up<Op, Fut, T, E: Debug, P, C, D, H, B>(
         error = ?error,
         "hedged call gave up"
     );
-    Poll::Ready(Err(RetryError::new(reason, call.started, elapsed, error)))
+    Poll::Ready(Err(RetryError::new(
+        reason,
+        call.started,
+        elapsed,
+        error,
+        None,
+    )))
 }
 
 /// Why the timer woke the call.
