@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-GATED=(success_default success_exponential success_fixed retry3)
+GATED=(success_default success_exponential)
 N1="${N1:-1000}"
 N2="${N2:-2000}"
 gate=0

@@ -161,7 +161,11 @@ fn columns(c: &mut Criterion, group: &str, paused: bool, failures: u32) {
                 .iter(|| done(|| persevere_default_call(failures)))
         });
     }
-    let bucket = persevere::budget::TokenBucket::new();
+    // Shared by every call: refunding all a retried call took keeps it in a
+    // steady state (the AWS rule, the latest retry only, would drain it and
+    // the calls would start failing).
+    let bucket =
+        persevere::budget::TokenBucket::new().with_refund(persevere::budget::Refund::AllRetries);
     g.bench_function("persevere_budget", |b| {
         b.to_async(&rt)
             .iter(|| done(|| persevere_budget_call(failures, &bucket)))
@@ -236,7 +240,11 @@ fn concurrent(c: &mut Criterion) {
 /// The size of each library's own retry future for the same trivial op: the
 /// very futures the other groups await.
 fn print_future_sizes() {
-    let bucket = persevere::budget::TokenBucket::new();
+    // Shared by every call: refunding all a retried call took keeps it in a
+    // steady state (the AWS rule, the latest retry only, would drain it and
+    // the calls would start failing).
+    let bucket =
+        persevere::budget::TokenBucket::new().with_refund(persevere::budget::Refund::AllRetries);
     println!(
         "future size in bytes: persevere {} (default policy {}, with a budget {}), \
          hand_written {}, tokio_retry2 {}, backon {}, backoff {}",

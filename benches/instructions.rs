@@ -134,7 +134,11 @@ fn measure<const S: usize>(library: &str, n: u64) {
         _ => "zero",
     };
     let p = f > 0;
-    let bucket = persevere::budget::TokenBucket::new();
+    // Shared by every call: refunding all a retried call took keeps it in a
+    // steady state (the AWS rule, the latest retry only, would drain it and
+    // the calls would start failing).
+    let bucket =
+        persevere::budget::TokenBucket::new().with_refund(persevere::budget::Refund::AllRetries);
     match (library, scenario, kind) {
         ("persevere", "success_default", _) => {
             drive(p, n, || done(|| persevere::retry(flaky::<S>(f))))

@@ -121,6 +121,7 @@ impl CallState {
     }
 
     /// When the clock started, starting it now if it has not yet.
+    #[inline]
     fn start(&mut self) -> Instant {
         *self.start.get_or_insert_with(Instant::now)
     }

@@ -145,7 +145,7 @@ pub(crate) fn longest_sleep_before(deadline: Duration, elapsed: Duration) -> Dur
 /// assert_eq!(Careless.decide(&failed, &mut rng), Decision::Retry(Duration::from_secs(60)));
 /// assert_eq!(decide(&Careless, &failed, &mut rng), Decision::Stop(StopReason::Deadline));
 /// ```
-#[inline]
+#[inline(always)]
 pub fn decide<P: RetryPolicy + ?Sized>(
     policy: &P,
     failed: &AttemptContext,
