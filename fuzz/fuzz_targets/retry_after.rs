@@ -3,12 +3,16 @@
 //! status and waited in full by a policy (or ends the call past its max), and delay-seconds read the same through the
 //! `http` crate's types.
 //!
+//! The same bytes as `x-amz-retry-after` are read as milliseconds, and win
+//! over `Retry-After` when valid.
+//!
 //! Run with `cargo +nightly fuzz run retry_after` from the crate's root.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use persevere::classify::http::{
     classify_parts, classify_response_at, classify_status, parse_retry_after,
+    parse_x_amz_retry_after,
 };
 use persevere::{AttemptContext, Decision, Fixed, JitterRng, RetryPolicy, StopReason};
 use std::time::{Duration, UNIX_EPOCH};
@@ -63,6 +67,28 @@ fuzz_target!(|data: &[u8]| {
             Ok(_) => {}
             // A value that is not visible ASCII counts as malformed.
             Err(_) => assert_eq!(verdict.server_delay(), None),
+        }
+
+        // The same bytes as `x-amz-retry-after` (milliseconds), which wins
+        // over `Retry-After` whenever it holds a valid value.
+        let amz = headers[http::header::RETRY_AFTER].clone();
+        headers.insert("x-amz-retry-after", amz);
+        let with_amz = classify_parts(code, &headers);
+        assert_eq!(with_amz.kind(), verdict.kind());
+        let millis = headers["x-amz-retry-after"]
+            .to_str()
+            .ok()
+            .and_then(parse_x_amz_retry_after);
+        match millis {
+            Some(delay) if with_amz.is_retryable() => {
+                assert_eq!(with_amz.server_delay(), Some(delay))
+            }
+            Some(_) => assert_eq!(with_amz.server_delay(), None),
+            // Malformed: it falls back to Retry-After, the same bytes.
+            None if is_delay_seconds(headers["x-amz-retry-after"].to_str().unwrap_or("")) => {
+                unreachable!("delay-seconds are valid milliseconds too")
+            }
+            None => {}
         }
     }
 });
