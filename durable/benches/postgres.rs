@@ -73,21 +73,27 @@ fn throughput(c: &mut Criterion) {
         .build()
         .unwrap();
     let mut group = c.benchmark_group("retried_jobs");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Elements(JOBS as u64));
     for workers in [1, 4, 16] {
-        group.bench_with_input(BenchmarkId::new("postgres", workers), &workers, |b, &workers| {
-            b.to_async(&rt).iter_custom(|iters| {
-                let url = url.clone();
-                async move {
-                    let mut total = Duration::ZERO;
-                    for _ in 0..iters {
-                        total += run(&url, workers).await;
+        group.bench_with_input(
+            BenchmarkId::new("postgres", workers),
+            &workers,
+            |b, &workers| {
+                b.to_async(&rt).iter_custom(|iters| {
+                    let url = url.clone();
+                    async move {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            total += run(&url, workers).await;
+                        }
+                        total
                     }
-                    total
-                }
-            });
-        });
+                });
+            },
+        );
     }
     group.finish();
 }

@@ -1,6 +1,7 @@
 //! The PostgreSQL store: many processes on many machines share one
 //! database; claims take rows `FOR UPDATE SKIP LOCKED`.
 
+mod errors;
 mod ops;
 mod options;
 mod schema;
@@ -12,9 +13,8 @@ use crate::history::AttemptRecord;
 use crate::job::{Claimed, JobStatus, Lease, NewJob, Next, Submitted};
 use crate::sqlite::JobCounts;
 use crate::store::{Store, check_job};
-use deadpool_postgres::{
-    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
-};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use errors::{map_pg, map_pool};
 use std::time::{Duration, SystemTime};
 use tokio_postgres::{GenericClient, NoTls};
 
@@ -283,6 +283,7 @@ async fn submit_on(
     job: &NewJob,
     now: SystemTime,
 ) -> Result<Submitted, Error> {
+    let now = ops::clamp(now);
     let due = job.not_before.map_or(now, ops::ceil_us);
     // A job purged between the insert and the read is inserted again.
     for _ in 0..3 {
@@ -322,6 +323,7 @@ impl Store for PostgresStore {
         if kinds.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
+        let now = ops::clamp(now);
         let until = ops::ceil_us(now.checked_add(lease).unwrap_or(now));
         let client = self.client().await?;
         let mut claimed = Vec::new();
@@ -352,8 +354,8 @@ impl Store for PostgresStore {
             &a.finished_at,
             &a.dead_reason,
             &a.delay_us,
-            &attempt.started_at,
-            &attempt.ended_at,
+            &a.started_at,
+            &a.ended_at,
             &a.outcome,
             &a.stop_reason,
             &a.error,
@@ -384,7 +386,7 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         let statement = client.prepare_cached(ops::REQUEUE).await.map_err(map_pg)?;
         match client
-            .execute(&statement, &[&key, &now])
+            .execute(&statement, &[&key, &ops::clamp(now)])
             .await
             .map_err(map_pg)?
         {
@@ -400,36 +402,5 @@ impl Store for PostgresStore {
             0 => Err(Error::NotFound(key.to_owned())),
             _ => Ok(()),
         }
-    }
-}
-
-/// Maps a pool's error: no connection in time is the server unavailable.
-fn map_pool(e: PoolError) -> Error {
-    match e {
-        PoolError::Backend(e) => map_pg(e),
-        PoolError::Timeout(_) => Error::Unavailable(Box::new(e)),
-        other => Error::Backend(Box::new(other)),
-    }
-}
-
-/// Maps a PostgreSQL error to what happened: a broken or refused
-/// connection, or a server shutting down, is [`Error::Unavailable`].
-fn map_pg(e: tokio_postgres::Error) -> Error {
-    let unavailable = match e.as_db_error() {
-        // Class 08: connection exceptions; 57P01-03: the server is
-        // shutting down, crashed, or not accepting connections yet.
-        Some(db) => {
-            let code = db.code().code();
-            code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
-        }
-        None => true, // closed, an I/O error, a connect timeout
-    };
-    // A server's error is kept whole: its message, detail and statement
-    // position (tokio-postgres's own `Display` says only "db error").
-    match (unavailable, e.as_db_error()) {
-        (true, Some(db)) => Error::Unavailable(Box::new(db.clone())),
-        (true, None) => Error::Unavailable(Box::new(e)),
-        (false, Some(db)) => Error::Backend(Box::new(db.clone())),
-        (false, None) => Error::Backend(Box::new(e)),
     }
 }

@@ -92,9 +92,24 @@ pub(super) const PURGE: &str = "DELETE FROM persevere_jobs WHERE key = $1 AND st
 
 pub(super) const COUNTS: &str = "SELECT state, COUNT(*) FROM persevere_jobs GROUP BY state";
 
+/// The latest time stored: the end of the year 9999 (PostgreSQL's range
+/// ends later, but a client's date types often end there). Later times are
+/// clamped to it; times before 1970 to 1970.
+pub(super) const MAX_TIME: Duration = Duration::from_secs(253_402_300_799);
+
+/// `t` within the range stored.
+pub(super) fn clamp(t: SystemTime) -> SystemTime {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) if d > MAX_TIME => UNIX_EPOCH + MAX_TIME,
+        Ok(_) => t,
+        Err(_) => UNIX_EPOCH,
+    }
+}
+
 /// `t` rounded up to a whole microsecond (PostgreSQL keeps microseconds and
-/// rounds down): for due times and lease expiries, never early.
+/// rounds down), and clamped: for due times and lease expiries, never early.
 pub(super) fn ceil_us(t: SystemTime) -> SystemTime {
+    let t = clamp(t);
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) if d.subsec_nanos() % 1_000 != 0 => {
             t + Duration::from_nanos(u64::from(1_000 - d.subsec_nanos() % 1_000))
@@ -152,6 +167,8 @@ pub(super) fn claimed(row: &Row, until: SystemTime) -> Claimed {
 /// The parameters of [`RECORD`] after the lease's key and token.
 pub(super) struct RecordArgs {
     pub(super) state: i16,
+    pub(super) started_at: SystemTime,
+    pub(super) ended_at: SystemTime,
     pub(super) next_at: Option<SystemTime>,
     pub(super) finished_at: Option<SystemTime>,
     pub(super) dead_reason: Option<&'static str>,
@@ -165,15 +182,11 @@ pub(super) struct RecordArgs {
 
 impl RecordArgs {
     pub(super) fn new(attempt: &AttemptRecord, next: Next) -> Self {
+        let ended_at = clamp(attempt.ended_at);
         let (state, next_at, finished_at, dead_reason) = match next {
             Next::Retry(at) => (PENDING, Some(ceil_us(at)), None, None),
-            Next::Complete => (SUCCEEDED, None, Some(attempt.ended_at), None),
-            Next::DeadLetter(r) => (
-                DEAD,
-                None,
-                Some(attempt.ended_at),
-                Some(stop_reason_name(r)),
-            ),
+            Next::Complete => (SUCCEEDED, None, Some(ended_at), None),
+            Next::DeadLetter(r) => (DEAD, None, Some(ended_at), Some(stop_reason_name(r))),
         };
         let (outcome, stop_reason) = match attempt.outcome {
             AttemptOutcome::Succeeded => ("succeeded", None),
@@ -185,6 +198,8 @@ impl RecordArgs {
         let c = attempt.classification;
         RecordArgs {
             state,
+            started_at: clamp(attempt.started_at),
+            ended_at,
             next_at,
             finished_at,
             dead_reason,

@@ -4,7 +4,7 @@
 //! migrations a database lacks in one transaction, under an advisory lock,
 //! so that processes starting together migrate once.
 
-use super::map_pg;
+use super::errors::map_pg;
 use crate::error::Error;
 use tokio_postgres::Client;
 

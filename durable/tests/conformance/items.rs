@@ -348,3 +348,38 @@ pub async fn records_fail_alone<H: Harness>(h: &H) -> Result<(), Error> {
     assert!(again.iter().all(|j| j.interrupted && j.attempt == 2));
     Ok(())
 }
+
+/// Due times past what the store can hold are clamped, never wrapped to
+/// the past nor refused. (Leases are bounded by the worker's
+/// configuration, `MAX_LEASE`, before they reach a store.)
+pub async fn absurd_times_are_clamped<H: Harness>(h: &H) -> Result<(), Error> {
+    let store = h.open().await;
+    let now = start();
+    // Half a million years ahead: past what most stores can hold.
+    let far = SystemTime::UNIX_EPOCH + Duration::from_secs(1 << 44);
+    store
+        .submit(NewJob::new("far", "email", vec![]), now)
+        .await?;
+    let job = NewJob::new("later", "email", vec![]).not_before(far);
+    assert_eq!(store.submit(job, now).await?, Submitted::Created);
+    let claimed = store.claim(&kinds(), 10, now, LEASE).await?;
+    assert_eq!(claimed.len(), 1, "only the job due now");
+    let failed = record(1, now, AttemptOutcome::Retrying);
+    store
+        .record(&claimed[0].lease, failed, Next::Retry(far))
+        .await?;
+    let years = Duration::from_secs(1000 * 365 * 86_400);
+    assert!(
+        store
+            .claim(&kinds(), 10, now + years, LEASE)
+            .await?
+            .is_empty()
+    );
+    if let Some(status) = store_status(&store, "far").await? {
+        assert!(
+            status.next_at.is_some_and(|t| t > now + years),
+            "{status:?}"
+        );
+    }
+    Ok(())
+}

@@ -75,6 +75,7 @@ macro_rules! conformance_suite {
             items::dead_letters_requeue_purge,
             items::status_by_key,
             items::records_fail_alone,
+            items::absurd_times_are_clamped,
             workers::reschedule_at_the_policys_time,
             workers::cap_and_deadline_across_restarts,
             workers::many_workers_share_one_store,
