@@ -26,6 +26,10 @@ pub use job::{
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{DEFAULT_BUSY_TIMEOUT, JobCounts, SqliteOptions, SqliteStore};
 pub use store::Store;
+/// The pool the `postgres` feature uses: [`PostgresStore::client`] lends
+/// its connections.
+#[cfg(feature = "postgres")]
+pub use deadpool_postgres;
 /// The PostgreSQL client the `postgres` feature uses, for its `Config`
 /// and `Transaction` types.
 #[cfg(feature = "postgres")]
