@@ -66,6 +66,14 @@ pub enum Error {
         /// The newest version this crate knows.
         supported: i64,
     },
+    /// The store's server could not be reached, or dropped the connection
+    /// (restarted, shut down, unreachable). The call may succeed later. If
+    /// the connection broke while the operation committed, it may have
+    /// taken effect: submitting again under the same key is safe (keyed),
+    /// and a record made twice fails with [`Error::LeaseLost`] the second
+    /// time.
+    #[error("the store's server is unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The store does not support this operation.
     #[error("this store does not support {0}")]
     Unsupported(&'static str),

@@ -8,6 +8,8 @@ mod clock;
 mod error;
 mod history;
 mod job;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 mod store;
 #[cfg(feature = "serde")]
@@ -15,12 +17,22 @@ mod typed;
 mod worker;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+/// The pool the `postgres` feature uses: [`PostgresStore::client`] lends
+/// its connections.
+#[cfg(feature = "postgres")]
+pub use deadpool_postgres;
 pub use error::{ConfigError, Error};
 pub use history::{AttemptOutcome, AttemptRecord};
 pub use job::{
     Claimed, JobState, JobStatus, Lease, MAX_ERROR_LEN, MAX_KEY_LEN, MAX_KIND_LEN, MAX_PAYLOAD,
     NewJob, Next, Submitted,
 };
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{DEFAULT_BUSY_TIMEOUT, JobCounts, SqliteOptions, SqliteStore};
 pub use store::Store;
+/// The PostgreSQL client the `postgres` feature uses, for its `Config`
+/// and `Transaction` types.
+#[cfg(feature = "postgres")]
+pub use tokio_postgres;
 pub use worker::{DEFAULT_LEASE, Delivery, Handler, MAX_LEASE, MIN_LEASE, Worker, WorkerBuilder};

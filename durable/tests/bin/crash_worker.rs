@@ -2,7 +2,8 @@
 //! scripted jobs of a store file and logs each delivery, until it is
 //! killed (`run`) or until no job is left (`finish`).
 //!
-//! Usage: `persevere-durable-crash-worker run|finish DB LOG`.
+//! Usage: `persevere-durable-crash-worker run|finish DB LOG`, where DB is a
+//! SQLite file, or (with the `postgres` feature) a `postgres://` URL.
 //!
 //! The log gets one line per event, written with one `write` to a file
 //! opened for appending, so a SIGKILL never leaves half a line:
@@ -12,7 +13,7 @@
 #![forbid(unsafe_code)]
 
 use persevere::{Classification, Exponential, RetryPolicyExt};
-use persevere_durable::{Delivery, Handler, SqliteStore, Worker};
+use persevere_durable::{Delivery, Handler, SqliteStore, Store, Worker};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::process::ExitCode;
@@ -42,12 +43,39 @@ fn main() -> ExitCode {
         .append(true)
         .open(log)
         .expect("log file");
-    let store = SqliteStore::open(db).expect("store");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    rt.block_on(work(store, Arc::new(Mutex::new(log)), finish))
+    let log = Arc::new(Mutex::new(log));
+    #[cfg(feature = "postgres")]
+    if db.starts_with("postgres://") {
+        let store = rt
+            .block_on(persevere_durable::PostgresStore::connect(db))
+            .expect("store");
+        return rt.block_on(work(store, log, finish));
+    }
+    let store = SqliteStore::open(db).expect("store");
+    rt.block_on(work(store, log, finish))
+}
+
+/// A store whose jobs can be counted.
+trait Counted: Store + Clone {
+    /// True when no job is pending or running.
+    fn idle(&self) -> impl Future<Output = bool>;
+}
+
+impl Counted for SqliteStore {
+    async fn idle(&self) -> bool {
+        self.counts().await.expect("counts").is_idle()
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Counted for persevere_durable::PostgresStore {
+    async fn idle(&self) -> bool {
+        self.counts().await.expect("counts").is_idle()
+    }
 }
 
 fn line(log: &Mutex<File>, text: String) {
@@ -107,7 +135,7 @@ fn handler(log: Arc<Mutex<File>>) -> Handler {
     )
 }
 
-async fn work(store: SqliteStore, log: Arc<Mutex<File>>, finish: bool) -> ExitCode {
+async fn work(store: impl Counted, log: Arc<Mutex<File>>, finish: bool) -> ExitCode {
     let backoff = Exponential::new()
         .with_initial_delay(Duration::from_millis(20))
         .with_max_delay(Duration::from_millis(200));
@@ -131,7 +159,7 @@ async fn work(store: SqliteStore, log: Arc<Mutex<File>>, finish: bool) -> ExitCo
         // Bounded: at most 60 s.
         for _ in 0..1200 {
             tokio::time::sleep(Duration::from_millis(50)).await;
-            if store.counts().await.expect("counts").is_idle() {
+            if store.idle().await {
                 return true;
             }
         }
