@@ -227,22 +227,33 @@ fuzz_target!(|input: Input| {
     }
     match (input.deadline, decision) {
         (None, decision) => assert_eq!(decision, alone),
+        // The deadline is checked against the delay, or against what the
+        // server asked if that is longer, and a sleep that is not zero may
+        // end up to tokio's 1 ms tick late.
         (Some(deadline), Decision::Retry(d)) => {
             assert_eq!(d, delay);
+            let wait = d.max(input.server_delay.unwrap_or(Duration::ZERO));
             assert!(
-                input.elapsed.saturating_add(d) < deadline,
+                starts(input.elapsed, wait) < deadline,
                 "sleeps past the deadline"
             );
         }
         (Some(deadline), Decision::Stop(reason)) => {
-            // The deadline is checked against the delay, or against what the
-            // server asked if that is longer.
             assert_eq!(reason, StopReason::Deadline);
             let wait = delay.max(input.server_delay.unwrap_or(Duration::ZERO));
-            assert!(
-                input.elapsed.saturating_add(wait) >= deadline,
-                "stopped early"
-            );
+            assert!(starts(input.elapsed, wait) >= deadline, "stopped early");
         }
     }
 });
+
+/// When the next attempt can start after sleeping `wait`, `elapsed` into the
+/// call: tokio rounds a timer up to its next millisecond.
+fn starts(elapsed: Duration, wait: Duration) -> Duration {
+    if wait.is_zero() {
+        elapsed
+    } else {
+        elapsed
+            .saturating_add(wait)
+            .saturating_add(Duration::from_nanos(999_999))
+    }
+}
