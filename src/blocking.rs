@@ -4,7 +4,7 @@
 use crate::budget::RetryBudget;
 use crate::call::{CallState, Failure, max_wait_at};
 use crate::classify::{Classify, ClassifyOk};
-use crate::error::RetryError;
+use crate::error::{RetryError, StopReason};
 use crate::notify::Notify;
 use crate::policy::RetryPolicy;
 use crate::retry::Retry;
@@ -51,7 +51,13 @@ where
     /// .unwrap();
     /// assert_eq!(value, 3);
     /// ```
-    pub fn call(mut self) -> Result<T, RetryError<E, K::Kept>> {
+    pub fn call(self) -> Result<T, RetryError<E, K::Kept>> {
+        self.call_polling(false)
+    }
+
+    /// [`call`](Self::call), backing off once more before it gives up for a
+    /// refused budget when `long_polling`.
+    pub(crate) fn call_polling(mut self, long_polling: bool) -> Result<T, RetryError<E, K::Kept>> {
         let mut call = CallState::new(self.seed);
         let deadline = self.policy.deadline();
         match self
@@ -80,14 +86,24 @@ where
                 Err(error) => Failure::Error(error),
             };
             drop(entered);
-            let delay = call.after_failure(
+            let delay = match call.after_failure(
                 failure,
                 &self.policy,
                 &self.classifier,
                 &mut self.notify,
                 &self.budget,
                 None,
-            )?;
+            ) {
+                Ok(delay) => delay,
+                Err(error) => {
+                    if long_polling && error.reason() == StopReason::BudgetExhausted {
+                        if let Some(backoff) = call.refused_backoff(deadline) {
+                            std::thread::sleep(backoff);
+                        }
+                    }
+                    return Err(error);
+                }
+            };
             if !delay.is_zero() {
                 std::thread::sleep(delay);
             }

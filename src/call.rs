@@ -221,6 +221,16 @@ impl CallState {
         )
     }
 
+    /// How long a long-polling call still backs off after its budget
+    /// refused a retry: the policy's delay for it, ending before the deadline.
+    pub(crate) fn refused_backoff(&mut self, deadline: Option<Duration>) -> Option<Duration> {
+        let delay = self.retries.refused?;
+        Some(match deadline {
+            Some(deadline) => delay.min(policy::longest_sleep_before(deadline, self.elapsed())),
+            None => delay,
+        })
+    }
+
     /// Starts the clock, if it has not started: a call's first attempt that
     /// waits for a rate limiter counts the wait in its elapsed time.
     pub(crate) fn start_clock(&mut self) {
@@ -305,6 +315,9 @@ pub(crate) struct Retries {
     previous_delay: Option<Duration>,
     /// The sum of the delays decided so far.
     slept: Duration,
+    /// The policy's delay for a retry the budget refused, for a long-polling
+    /// call that still backs off before it gives up.
+    pub(crate) refused: Option<Duration>,
 }
 
 impl Retries {
@@ -340,6 +353,7 @@ impl Retries {
             return decision;
         };
         let Some(tokens) = budget.try_withdraw(kind) else {
+            self.refused = Some(delay);
             return Decision::Stop(StopReason::BudgetExhausted);
         };
         self.taken = self.taken.saturating_add(tokens);

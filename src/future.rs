@@ -104,6 +104,14 @@ impl<Op, Fut, P, C, N, B, K> RetryFuture<Op, Fut, P, C, N, B, K>
 where
     P: RetryPolicy,
 {
+    /// After the call gave up because its budget refused a retry: how long
+    /// a long-polling call still backs off (see
+    /// [`Retry::long_polling`](crate::Retry::long_polling)).
+    pub(crate) fn refused_backoff(self: Pin<&mut Self>) -> Option<Duration> {
+        let this = self.project();
+        this.call.refused_backoff(this.policy.deadline())
+    }
+
     #[inline]
     pub(crate) fn new(retry: Retry<Op, P, C, N, B, K>) -> Self {
         RetryFuture {

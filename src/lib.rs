@@ -15,6 +15,7 @@ mod future;
 mod guard;
 pub mod hedge;
 mod jitter;
+mod long_polling;
 mod notify;
 pub mod policy;
 #[cfg(feature = "reqwest-middleware")]
@@ -31,6 +32,7 @@ pub use error::{ConfigError, RetryError, StopReason};
 pub use future::{MakeAttempt, RetryFuture};
 pub use hedge::{hedge, hedge_with_attempt};
 pub use jitter::Jitter;
+pub use long_polling::{LongPolling, LongPollingFuture};
 pub use notify::{Notify, RetryEvent};
 pub use policy::{
     AttemptContext, Decision, Exponential, Fixed, Limited, RetryPolicy, RetryPolicyExt, Schedule,
