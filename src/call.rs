@@ -224,7 +224,8 @@ impl CallState {
     /// How long a long-polling call still backs off after its budget
     /// refused a retry: the policy's delay for it, ending before the deadline.
     pub(crate) fn refused_backoff(&mut self, deadline: Option<Duration>) -> Option<Duration> {
-        let delay = self.retries.refused?;
+        // After a refusal, the previous delay is the one the budget refused.
+        let delay = self.retries.previous_delay?;
         Some(match deadline {
             Some(deadline) => delay.min(policy::longest_sleep_before(deadline, self.elapsed())),
             None => delay,
@@ -312,12 +313,9 @@ pub(crate) struct Retries {
     pub(crate) taken: u32,
     /// Budget tokens the latest retry took.
     pub(crate) last_taken: u32,
-    previous_delay: Option<Duration>,
+    pub(crate) previous_delay: Option<Duration>,
     /// The sum of the delays decided so far.
     slept: Duration,
-    /// The policy's delay for a retry the budget refused, for a long-polling
-    /// call that still backs off before it gives up.
-    pub(crate) refused: Option<Duration>,
 }
 
 impl Retries {
@@ -353,7 +351,9 @@ impl Retries {
             return decision;
         };
         let Some(tokens) = budget.try_withdraw(kind) else {
-            self.refused = Some(delay);
+            // The call stops: keep the refused delay in place of the last
+            // one, for a long-polling call that backs off all the same.
+            self.previous_delay = Some(delay);
             return Decision::Stop(StopReason::BudgetExhausted);
         };
         self.taken = self.taken.saturating_add(tokens);
