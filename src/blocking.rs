@@ -2,14 +2,13 @@
 //! and hooks, sleeping the thread with `std::thread::sleep`.
 
 use crate::budget::RetryBudget;
-use crate::call::{CallState, Failure, max_wait_at};
+use crate::call::{CallState, Failure};
 use crate::classify::{Classify, ClassifyOk};
 use crate::error::{RetryError, StopReason};
 use crate::notify::Notify;
 use crate::policy::RetryPolicy;
 use crate::retry::Retry;
 use std::fmt::Debug;
-use std::time::Duration;
 use tracing::Span;
 
 impl<Op, T, E, P, C, N, B, K> Retry<Op, P, C, N, B, K>
@@ -60,16 +59,9 @@ where
     pub(crate) fn call_polling(mut self, long_polling: bool) -> Result<T, RetryError<E, K::Kept>> {
         let mut call = CallState::new(self.seed);
         let deadline = self.policy.deadline();
-        match self
-            .budget
-            .before_attempt(None, max_wait_at(Duration::ZERO, deadline, None))
-        {
-            None => return Err(call.stop_rate_limited()),
-            Some(wait) if !wait.is_zero() => {
-                call.start_clock();
-                std::thread::sleep(wait);
-            }
-            Some(_) => {}
+        let wait = call.first_permit(&self.budget, deadline, None)?;
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
         }
         loop {
             if call.attempt() > 0 && call.past_deadline(deadline) {

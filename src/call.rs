@@ -232,6 +232,28 @@ impl CallState {
         })
     }
 
+    /// Asks the budget's rate limiter before the call's first attempt: the
+    /// wait (zero to start at once; the clock starts with a wait, so the
+    /// deadline counts it), or the call's error when the wait would pass the
+    /// deadline or the attempt timeout.
+    pub(crate) fn first_permit<B: RetryBudget, E: Debug, V>(
+        &mut self,
+        budget: &B,
+        deadline: Option<Duration>,
+        attempt_timeout: Option<Duration>,
+    ) -> Result<Duration, RetryError<E, V>> {
+        let max_wait = max_wait_at(Duration::ZERO, deadline, attempt_timeout);
+        match budget.before_attempt(None, max_wait) {
+            None => Err(self.stop_rate_limited()),
+            Some(wait) => {
+                if !wait.is_zero() {
+                    self.start();
+                }
+                Ok(wait)
+            }
+        }
+    }
+
     /// Starts the clock, if it has not started: a call's first attempt that
     /// waits for a rate limiter counts the wait in its elapsed time.
     pub(crate) fn start_clock(&mut self) {

@@ -2,7 +2,7 @@
 //! runs an attempt, sleeps, and runs the next, without allocating.
 
 use crate::budget::{NoBudget, RetryBudget};
-use crate::call::{CallState, Failure, max_wait_at};
+use crate::call::{CallState, Failure};
 use crate::classify::{AcceptOk, Classify, ClassifyOk};
 use crate::error::RetryError;
 use crate::notify::Notify;
@@ -320,17 +320,19 @@ where
                         return Poll::Ready(Err(this.call.stop_at_deadline()));
                     }
                 } else if !ready!(poll_permit(this.timer.as_mut(), cx)) {
-                    let max_wait = max_wait_at(Duration::ZERO, deadline, *this.attempt_timeout);
-                    match this.budget.before_attempt(None, max_wait) {
-                        None => {
+                    match this
+                        .call
+                        .first_permit(&*this.budget, deadline, *this.attempt_timeout)
+                    {
+                        Err(stopped) => {
                             this.attempt.set(Attempt::Done);
-                            return Poll::Ready(Err(this.call.stop_rate_limited()));
+                            return Poll::Ready(Err(stopped));
                         }
-                        Some(wait) if !wait.is_zero() => {
-                            wait_for_permit(this.timer.as_mut(), this.call, wait);
+                        Ok(wait) if !wait.is_zero() => {
+                            arm(this.timer.as_mut(), wait, Purpose::Permit);
                             continue;
                         }
-                        Some(_) => {}
+                        Ok(_) => {}
                     }
                 }
                 let timed = deadline.is_some() || this.attempt_timeout.is_some();

@@ -2,7 +2,7 @@
 //! a method taking `&mut self`.
 
 use crate::budget::{NoBudget, RetryBudget};
-use crate::call::{CallState, Failure, max_wait_at};
+use crate::call::{CallState, Failure};
 use crate::classify::{AcceptOk, AlwaysRetry, Classify, ClassifyOk};
 use crate::error::RetryError;
 use crate::future::FAR_FUTURE;
@@ -224,13 +224,9 @@ where
     let deadline = policy.deadline();
     let timed = deadline.is_some() || attempt_timeout.is_some();
     // A rate limiter may hold the first attempt back, as in `RetryFuture`.
-    match budget.before_attempt(None, max_wait_at(Duration::ZERO, deadline, attempt_timeout)) {
-        None => return Err(call.stop_rate_limited()),
-        Some(wait) if !wait.is_zero() => {
-            call.start_clock();
-            sleep(wait).await;
-        }
-        Some(_) => {}
+    let wait = call.first_permit(&budget, deadline, attempt_timeout)?;
+    if !wait.is_zero() {
+        sleep(wait).await;
     }
     loop {
         if call.attempt() > 0 && call.past_deadline(deadline) {
