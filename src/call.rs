@@ -142,7 +142,7 @@ impl CallState {
     /// On a retry it tells the notify hook and tracing, drops the error (and
     /// whatever connection it holds) and returns the delay to sleep; on a stop
     /// it returns the caller's error.
-    #[cold]
+    #[inline]
     pub(crate) fn after_failure<E, V, P, C, N, B>(
         &mut self,
         failure: Failure<E, V>,
@@ -361,13 +361,12 @@ impl Retries {
         let Some(kind) = verdict.kind() else {
             return Decision::Stop(StopReason::Terminal);
         };
-        let mut failed = failed()
-            .with_kind(kind)
-            .with_server_delay(verdict.server_delay())
-            .with_total_delay(self.slept);
-        if let Some(previous) = self.previous_delay {
-            failed = failed.with_previous_delay(previous);
-        }
+        let failed = failed().with_failure(
+            kind,
+            verdict.server_delay(),
+            self.previous_delay,
+            self.slept,
+        );
         let decision = policy::decide(policy, &failed, rng);
         let Decision::Retry(delay) = decision else {
             return decision;

@@ -244,43 +244,53 @@ where
         // state machine, kept out of line so that this path stays short.
         let mut this = self.as_mut().project();
         let untimed = this.attempt_timeout.is_none() && this.policy.deadline().is_none();
-        let mut first_failure = None;
-        let mut attempt = this.call.attempt();
-        // A timer that is still off means nothing has happened yet: a first
-        // attempt waiting for a rate limiter has armed it.
-        if untimed && attempt == 0 && matches!(*this.timer, Timer::Off) {
-            match this.budget.before_attempt(None, None) {
-                Some(wait) if wait.is_zero() => {
-                    attempt = this.call.start_attempt(false, &*this.budget);
-                    let future = this.op.attempt(attempt);
-                    this.attempt.set(Attempt::Running { future });
-                }
-                Some(wait) => wait_for_permit(this.timer.as_mut(), this.call, wait),
-                None => {
-                    this.attempt.set(Attempt::Done);
-                    return Poll::Ready(Err(this.call.stop_rate_limited()));
-                }
+        let first_failure = 'inline: {
+            if !untimed {
+                break 'inline None;
             }
-        }
-        if untimed && attempt == 1 {
+            match this.call.attempt() {
+                // A timer that is still off means nothing has happened yet: a
+                // first attempt waiting for a rate limiter has armed it.
+                0 if matches!(*this.timer, Timer::Off) => {
+                    match this.budget.before_attempt(None, None) {
+                        Some(wait) if wait.is_zero() => {
+                            let attempt = this.call.start_attempt(false, &*this.budget);
+                            let future = this.op.attempt(attempt);
+                            this.attempt.set(Attempt::Running { future });
+                        }
+                        Some(wait) => {
+                            wait_for_permit(this.timer.as_mut(), this.call, wait);
+                            break 'inline None;
+                        }
+                        None => {
+                            this.attempt.set(Attempt::Done);
+                            return Poll::Ready(Err(this.call.stop_rate_limited()));
+                        }
+                    }
+                }
+                // The first attempt, started on an earlier poll.
+                1 => {}
+                _ => break 'inline None,
+            }
+            // Straight from starting the attempt to polling it: the attempt
+            // number is not tested again.
             let mut state = this.attempt;
-            if let AttemptProj::Running { future } = state.as_mut().project() {
-                match future.poll(cx) {
-                    Poll::Ready(Ok(value)) => match this.ok.check(value) {
-                        Ok(value) => {
-                            this.call.succeeded(&*this.budget);
-                            state.set(Attempt::Done);
-                            return Poll::Ready(Ok(value));
-                        }
-                        Err((value, verdict)) => {
-                            first_failure = Some(Failure::Value(value, verdict))
-                        }
-                    },
-                    Poll::Ready(Err(error)) => first_failure = Some(Failure::Error(error)),
-                    Poll::Pending => return Poll::Pending,
-                }
+            let AttemptProj::Running { future } = state.as_mut().project() else {
+                break 'inline None;
+            };
+            match future.poll(cx) {
+                Poll::Ready(Ok(value)) => match this.ok.check(value) {
+                    Ok(value) => {
+                        this.call.succeeded(&*this.budget);
+                        state.set(Attempt::Done);
+                        return Poll::Ready(Ok(value));
+                    }
+                    Err((value, verdict)) => Some(Failure::Value(value, verdict)),
+                },
+                Poll::Ready(Err(error)) => Some(Failure::Error(error)),
+                Poll::Pending => return Poll::Pending,
             }
-        }
+        };
         poll_machine(self.project(), first_failure, cx)
     }
 }

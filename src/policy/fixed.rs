@@ -187,7 +187,7 @@ impl Default for Fixed {
 }
 
 impl RetryPolicy for Fixed {
-    #[inline]
+    #[inline(always)]
     fn decide(&self, failed: &AttemptContext, rng: &mut JitterRng) -> Decision {
         let mut computed = || {
             let delay = self.delay;

@@ -148,7 +148,7 @@ impl<P> Limited<P> {
 }
 
 impl<P: RetryPolicy> RetryPolicy for Limited<P> {
-    #[inline]
+    #[inline(always)]
     fn decide(&self, failed: &AttemptContext, rng: &mut JitterRng) -> Decision {
         if let Some(max) = self.max_attempts {
             if failed.attempt() >= max {

@@ -279,6 +279,25 @@ impl AttemptContext {
     /// The same failure as attempt number `attempt` of a policy that took
     /// over the call, with no previous delay: what the second policy of a
     /// [`Chain`] sees.
+    /// This context with what a call knows of the failure besides its
+    /// number and time: one move, where the `with_*` chain makes four.
+    #[inline(always)]
+    pub(crate) const fn with_failure(
+        self,
+        kind: RetryKind,
+        server_delay: Option<Duration>,
+        previous_delay: Option<Duration>,
+        total_delay: Duration,
+    ) -> Self {
+        AttemptContext {
+            kind,
+            server_delay,
+            previous_delay,
+            total_delay,
+            ..self
+        }
+    }
+
     pub(crate) const fn renumbered(mut self, attempt: u32) -> Self {
         self.attempt = if attempt == 0 { 1 } else { attempt };
         self.previous_delay = None;
