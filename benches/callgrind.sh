@@ -20,7 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-GATED=(success_default success_exponential)
+GATED=(success_default success_exponential success_fixed retry3 retry3_budget)
 N1="${N1:-1000}"
 N2="${N2:-2000}"
 gate=0
