@@ -30,6 +30,10 @@ pub enum StopReason {
     BudgetExhausted,
     /// A user-defined policy decided to stop for a reason of its own.
     Policy,
+    /// The next sleep would have brought the call's total sleep past the
+    /// policy's maximum (see
+    /// [`with_max_total_delay`](crate::RetryPolicyExt::with_max_total_delay)).
+    TotalDelayExhausted,
     /// The server asked for a longer delay (such as `Retry-After`) than the
     /// policy's max delay allows, and the policy will not come back earlier
     /// than asked (see [`RetryAfter`](crate::policy::RetryAfter)).
@@ -52,6 +56,7 @@ impl fmt::Display for StopReason {
             StopReason::Deadline => "deadline reached",
             StopReason::BudgetExhausted => "retry budget exhausted",
             StopReason::Policy => "stopped by policy",
+            StopReason::TotalDelayExhausted => "total sleep would pass its maximum",
             StopReason::ServerDelayTooLong => "server asked to wait longer than the max delay",
             StopReason::RateLimited => "client-side rate limit",
             StopReason::NotReplayable => "request cannot be replayed",

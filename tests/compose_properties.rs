@@ -209,7 +209,7 @@ proptest! {
                 prop_assert_eq!(Decision::Retry(d), inner);
                 prop_assert!(c.total_delay().checked_add(d).is_some_and(|t| t <= max));
             }
-            (Decision::Stop(StopReason::Policy), Decision::Retry(d)) => {
+            (Decision::Stop(StopReason::TotalDelayExhausted), Decision::Retry(d)) => {
                 prop_assert!(c.total_delay().checked_add(d).is_none_or(|t| t > max));
             }
             (got, inner) => prop_assert_eq!(got, inner),

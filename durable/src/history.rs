@@ -110,6 +110,11 @@ pub(crate) fn stop_reason_name(reason: StopReason) -> &'static str {
         StopReason::AttemptsExhausted => "attempts_exhausted",
         StopReason::Deadline => "deadline",
         StopReason::BudgetExhausted => "budget_exhausted",
+        StopReason::TotalDelayExhausted => "total_delay_exhausted",
+        StopReason::ServerDelayTooLong => "server_delay_too_long",
+        StopReason::RateLimited => "rate_limited",
+        StopReason::NotReplayable => "not_replayable",
+        // `Policy`, and any reason a later persevere adds.
         _ => "policy",
     }
 }
@@ -122,6 +127,10 @@ pub(crate) fn parse_stop_reason(name: &str) -> StopReason {
         "attempts_exhausted" => StopReason::AttemptsExhausted,
         "deadline" => StopReason::Deadline,
         "budget_exhausted" => StopReason::BudgetExhausted,
+        "total_delay_exhausted" => StopReason::TotalDelayExhausted,
+        "server_delay_too_long" => StopReason::ServerDelayTooLong,
+        "rate_limited" => StopReason::RateLimited,
+        "not_replayable" => StopReason::NotReplayable,
         _ => StopReason::Policy,
     }
 }
@@ -174,6 +183,10 @@ mod tests {
             StopReason::Deadline,
             StopReason::BudgetExhausted,
             StopReason::Policy,
+            StopReason::TotalDelayExhausted,
+            StopReason::ServerDelayTooLong,
+            StopReason::RateLimited,
+            StopReason::NotReplayable,
         ] {
             assert_eq!(parse_stop_reason(stop_reason_name(reason)), reason);
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 /// [deadline](crate::RetryPolicyExt::with_deadline), it bounds how long a
 /// call waits, not how long it runs. A retry whose delay would bring the
 /// total past the maximum is not started: the call stops with
-/// [`StopReason::Policy`]. A total equal to the maximum is allowed.
+/// [`StopReason::TotalDelayExhausted`]. A total equal to the maximum is allowed.
 ///
 /// The inner policy's deadline passes through.
 ///
@@ -25,7 +25,7 @@ use std::time::Duration;
 /// let policy = Fixed::new(Duration::from_secs(4)).with_max_total_delay(Duration::from_secs(10));
 /// let mut plan = schedule(&policy, 0);
 /// assert_eq!(plan.by_ref().count(), 2); // 4 + 4 s; a third sleep would make 12
-/// assert_eq!(plan.stop_reason(), Some(StopReason::Policy));
+/// assert_eq!(plan.stop_reason(), Some(StopReason::TotalDelayExhausted));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MaxTotalDelay<P> {
@@ -83,7 +83,7 @@ impl<P: RetryPolicy> RetryPolicy for MaxTotalDelay<P> {
         match self.inner.decide(failed, rng) {
             Decision::Retry(delay) => match failed.total_delay().checked_add(delay) {
                 Some(total) if total <= self.max => Decision::Retry(delay),
-                _ => Decision::Stop(StopReason::Policy),
+                _ => Decision::Stop(StopReason::TotalDelayExhausted),
             },
             stop => stop,
         }
@@ -110,12 +110,12 @@ mod tests {
         assert_eq!(p.decide(&at(7 * MS), &mut rng), Decision::Retry(3 * MS));
         assert_eq!(
             p.decide(&at(8 * MS), &mut rng),
-            Decision::Stop(StopReason::Policy)
+            Decision::Stop(StopReason::TotalDelayExhausted)
         );
         let huge = Fixed::new(Duration::MAX).with_max_total_delay(Duration::MAX);
         assert_eq!(
             huge.decide(&at(MS), &mut rng),
-            Decision::Stop(StopReason::Policy)
+            Decision::Stop(StopReason::TotalDelayExhausted)
         );
         assert_eq!(
             huge.decide(&at(Duration::ZERO), &mut rng),
