@@ -6,63 +6,11 @@ use std::error::Error;
 use std::fmt;
 use std::time::Duration;
 
-/// Why a call stopped retrying.
-///
-/// # Examples
-///
-/// ```
-/// use persevere::StopReason;
-///
-/// assert_eq!(StopReason::Deadline.to_string(), "deadline reached");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum StopReason {
-    /// The classifier said the error is terminal: another attempt cannot help.
-    Terminal,
-    /// The policy's attempt limit was reached.
-    AttemptsExhausted,
-    /// The overall deadline would have been passed: by the next sleep, by a
-    /// server-requested delay, or by an attempt still running when it came
-    /// (see [`RetryPolicy::deadline`](crate::RetryPolicy::deadline)).
-    Deadline,
-    /// The retry budget shared by many calls had no tokens left for a retry.
-    BudgetExhausted,
-    /// A user-defined policy decided to stop for a reason of its own.
-    Policy,
-    /// The next sleep would have brought the call's total sleep past the
-    /// policy's maximum (see
-    /// [`with_max_total_delay`](crate::RetryPolicyExt::with_max_total_delay)).
-    TotalDelayExhausted,
-    /// The server asked for a longer delay (such as `Retry-After`) than the
-    /// policy's max delay allows, and the policy will not come back earlier
-    /// than asked (see [`RetryAfter`](crate::policy::RetryAfter)).
-    ServerDelayTooLong,
-    /// A client-side rate limiter (such as
-    /// [`ClientRateLimiter`](crate::budget::ClientRateLimiter)) would have
-    /// made the next attempt wait past the deadline or longer than the
-    /// attempt timeout.
-    RateLimited,
-    /// The request cannot be sent again (its body was streamed, not kept in
-    /// memory), so the failure of its one attempt ends the call.
-    NotReplayable,
-}
+mod config;
+mod stop_reason;
 
-impl fmt::Display for StopReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            StopReason::Terminal => "terminal error",
-            StopReason::AttemptsExhausted => "gave up",
-            StopReason::Deadline => "deadline reached",
-            StopReason::BudgetExhausted => "retry budget exhausted",
-            StopReason::Policy => "stopped by policy",
-            StopReason::TotalDelayExhausted => "total sleep would pass its maximum",
-            StopReason::ServerDelayTooLong => "server asked to wait longer than the max delay",
-            StopReason::RateLimited => "client-side rate limit",
-            StopReason::NotReplayable => "request cannot be replayed",
-        })
-    }
-}
+pub use config::ConfigError;
+pub use stop_reason::StopReason;
 
 /// The error of a call that stopped retrying: the caller's own error of the
 /// last attempt (or, for a call that [retries on a value](crate::Retry::retry_if_ok),
@@ -437,44 +385,4 @@ impl<E: Error + 'static, V: fmt::Debug> Error for RetryError<E, V> {
             .as_ref()
             .map(|e| e as &(dyn Error + 'static))
     }
-}
-
-/// A configuration that a checked constructor or `validate()` rejected.
-///
-/// # Examples
-///
-/// ```
-/// use persevere::{ConfigError, Exponential};
-///
-/// let err = Exponential::new().with_multiplier(0.0).validate().unwrap_err();
-/// assert_eq!(err, ConfigError::Multiplier(0.0));
-/// assert_eq!(err.to_string(), "multiplier must be a finite number of at least 1, got 0");
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// The multiplier is NaN, infinite or below 1.
-    #[error("multiplier must be a finite number of at least 1, got {0}")]
-    Multiplier(f64),
-    /// The maximum delay is shorter than the initial delay.
-    #[error("max delay ({max:?}) is less than the initial delay ({initial:?})")]
-    MaxBelowInitial {
-        /// The initial delay.
-        initial: Duration,
-        /// The maximum delay.
-        max: Duration,
-    },
-    /// A proportional jitter fraction outside `0.0..=1.0`.
-    #[error("jitter fraction must be between 0 and 1, got {0}")]
-    JitterFraction(f64),
-    /// A maximum of zero attempts: a call always makes at least one.
-    #[error("max attempts must be at least 1")]
-    ZeroAttempts,
-    /// A gRPC retry throttle of zero tokens (`retryThrottling.maxTokens`).
-    #[error("max tokens must be greater than 0")]
-    ZeroTokens,
-    /// A gRPC token ratio (`retryThrottling.tokenRatio`) that is NaN,
-    /// infinite, or below 0.001 once truncated to three decimals.
-    #[error("token ratio must be a finite number of at least 0.001, got {0}")]
-    TokenRatio(f64),
 }
