@@ -35,9 +35,9 @@ pub use jitter::Jitter;
 pub use long_polling::{LongPolling, LongPollingFuture};
 pub use notify::{Notify, RetryEvent};
 pub use policy::{
-    AttemptContext, Decision, Exponential, Fixed, Limited, RetryPolicy, RetryPolicyExt, Schedule,
-    presets, schedule,
+    AttemptContext, DEFAULT_POLICY, Decision, DefaultPolicy, Exponential, Fixed, Limited,
+    RetryPolicy, RetryPolicyExt, Schedule, presets, schedule,
 };
-pub use retry::{DEFAULT_POLICY, DefaultPolicy, Retry, retry, retry_with_attempt};
+pub use retry::{Retry, retry, retry_with_attempt};
 pub use retry_async::{AsyncOp, retry_async};
 pub use rng::JitterRng;
