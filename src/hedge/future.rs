@@ -105,42 +105,86 @@ where
     type Output = Result<Hedged<T>, RetryError<E>>;
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Output<T, E> {
-        let mut this = self.project();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Output<T, E> {
+        let mut this = self.as_mut().project();
         assert!(!this.call.done, "HedgeFuture polled after completion");
         if this.call.started == 0 {
             // The first attempt goes to the first slot: poll it alone, so
-            // that an answer at once costs the call no more than that.
+            // that an answer at once costs the call no more than that. The
+            // rest of the machinery is out of line, and projects the future
+            // anew: passing this projection to it would make the fast path
+            // store every field's address first.
             begin(&mut this);
             match this.slots.as_mut().poll_first(cx) {
                 Poll::Ready(Ok(value)) => return succeed(&mut this, 1, value),
-                Poll::Ready(Err(error)) => {
-                    if let Some(stop) = after_failure(&mut this, error, cx) {
-                        return stop;
-                    }
-                }
+                Poll::Ready(Err(error)) => return first_failed(self, error, cx),
                 Poll::Pending => {}
             }
-        } else if this.call.owed {
-            this.call.owed = false;
-            start_attempt(&mut this);
         }
-        loop {
-            match this.slots.as_mut().poll_next(cx) {
-                Poll::Ready((winner, Ok(value))) => return succeed(&mut this, winner, value),
-                Poll::Ready((_, Err(error))) => {
-                    if let Some(stop) = after_failure(&mut this, error, cx) {
-                        return stop;
-                    }
-                    continue;
+        poll_slow(&mut self.project(), cx)
+    }
+}
+
+/// The first attempt failed when first polled: retry, or stop.
+#[inline(never)]
+fn first_failed<Op, Fut, T, E, P, C, D, H, B>(
+    future: Pin<&mut HedgeFuture<Op, Fut, P, C, D, H, B>>,
+    error: E,
+    cx: &mut Context<'_>,
+) -> Output<T, E>
+where
+    Op: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: Debug,
+    P: RetryPolicy,
+    C: Classify<E>,
+    D: HedgeDelay,
+    H: RetryBudget,
+    B: RetryBudget,
+{
+    let mut this = future.project();
+    if let Some(stop) = after_failure(&mut this, error, cx) {
+        return stop;
+    }
+    poll_slow(&mut this, cx)
+}
+
+/// Every poll but the fast first one: starts an attempt owed, polls the
+/// attempts in flight, and waits for the next hedge or the deadline.
+#[inline(never)]
+fn poll_slow<Op, Fut, T, E, P, C, D, H, B>(
+    this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>,
+    cx: &mut Context<'_>,
+) -> Output<T, E>
+where
+    Op: FnMut(u32) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: Debug,
+    P: RetryPolicy,
+    C: Classify<E>,
+    D: HedgeDelay,
+    H: RetryBudget,
+    B: RetryBudget,
+{
+    if this.call.owed {
+        this.call.owed = false;
+        start_attempt(this);
+    }
+    loop {
+        match this.slots.as_mut().poll_next(cx) {
+            Poll::Ready((winner, Ok(value))) => return succeed(this, winner, value),
+            Poll::Ready((_, Err(error))) => {
+                if let Some(stop) = after_failure(this, error, cx) {
+                    return stop;
                 }
-                Poll::Pending => {}
+                continue;
             }
-            match poll_timer(&mut this, cx) {
-                Poll::Ready(Wake::Deadline) => return stop_at_deadline(&mut this),
-                Poll::Ready(Wake::Hedge) => continue,
-                Poll::Pending => return Poll::Pending,
-            }
+            Poll::Pending => {}
+        }
+        match poll_timer(this, cx) {
+            Poll::Ready(Wake::Deadline) => return stop_at_deadline(this),
+            Poll::Ready(Wake::Hedge) => continue,
+            Poll::Pending => return Poll::Pending,
         }
     }
 }
