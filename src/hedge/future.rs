@@ -3,7 +3,7 @@
 //! with one timer for the next hedge and the deadline.
 
 use super::builder::Hedge;
-use super::call::CallState;
+use super::call::{CallState, capped_after};
 use super::delay::HedgeDelay;
 use super::outcome::Hedged;
 use super::slots::Slots;
@@ -203,8 +203,8 @@ fn begin<Op, Fut, P: RetryPolicy, C, D: HedgeDelay, H: RetryBudget, B: RetryBudg
     if let Some(deadline) = this.policy.deadline() {
         let now = Instant::now();
         this.call.start = Some(now);
-        this.call.deadline = now.checked_add(deadline);
-        this.call.next_hedge = this.call.delay.and_then(|delay| now.checked_add(delay));
+        this.call.deadline = capped_after(now, deadline);
+        this.call.next_hedge = this.call.delay.and_then(|delay| capped_after(now, delay));
     }
     this.call.started = 1;
     let future = (this.op)(1);
@@ -222,7 +222,7 @@ where
     // The first attempt's hedge is scheduled once it turns out to be pending
     // (see `poll_timer`), so that an attempt answering at once reads no clock.
     call.next_hedge = match (call.start, call.delay) {
-        (Some(_), Some(delay)) => Instant::now().checked_add(delay),
+        (Some(_), Some(delay)) => capped_after(Instant::now(), delay),
         _ => None,
     };
     let future = (this.op)(call.started);
@@ -395,7 +395,7 @@ where
         // The first attempt did not answer at once: start its clock now.
         let now = Instant::now();
         this.call.start = Some(now);
-        this.call.next_hedge = this.call.delay.and_then(|delay| now.checked_add(delay));
+        this.call.next_hedge = this.call.delay.and_then(|delay| capped_after(now, delay));
     }
     loop {
         let call = &*this.call;

@@ -131,6 +131,11 @@ pub const MAX_IN_FLIGHT: usize = 4;
 /// first attempt answers when first polled reads no clock (unless the policy
 /// has a deadline) and arms no timer.
 ///
+/// A hedge delay or a deadline longer than about 30 years counts as 30
+/// years, as [`retry`](crate::retry) caps its timers: `Duration::MAX` hedges
+/// after 30 years, never panics (tokio's timer overflows near the last
+/// instant `Instant` can hold).
+///
 /// # Examples
 ///
 /// ```

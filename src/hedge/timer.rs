@@ -1,6 +1,8 @@
 //! The one timer of a hedged call: created when first needed, then reset,
 //! it wakes the call for the next hedge or at the deadline, whichever comes
-//! first.
+//! first. The instants it is given are at most about 30 years away
+//! (`capped_after`): tokio rounds a timer up to its next millisecond, which
+//! overflows near the last instant `Instant` can hold.
 
 use pin_project_lite::pin_project;
 use std::future::Future;
