@@ -7,10 +7,11 @@ use super::call::{CallState, capped_after};
 use super::delay::HedgeDelay;
 use super::outcome::Hedged;
 use super::slots::Slots;
-use super::timer::Timer;
+use super::timer::{Timer, Wake, poll_timer};
 use crate::budget::RetryBudget;
 use crate::classify::{Classify, RetryKind};
 use crate::error::{RetryError, StopReason};
+use crate::future::MakeAttempt;
 use crate::policy::{AttemptContext, Decision, RetryPolicy};
 use crate::rng::JitterRng;
 use pin_project_lite::pin_project;
@@ -62,12 +63,12 @@ pin_project! {
         delay: D,
         hedge_budget: H,
         budget: B,
-        max_in_flight: u8,
-        call: CallState,
+        pub(super) max_in_flight: u8,
+        pub(super) call: CallState,
         #[pin]
-        slots: Slots<Fut>,
+        pub(super) slots: Slots<Fut>,
         #[pin]
-        timer: Timer,
+        pub(super) timer: Timer,
     }
 }
 
@@ -93,7 +94,7 @@ type Output<T, E> = Poll<Result<Hedged<T>, RetryError<E>>>;
 
 impl<Op, Fut, T, E, P, C, D, H, B> Future for HedgeFuture<Op, Fut, P, C, D, H, B>
 where
-    Op: FnMut(u32) -> Fut,
+    Op: MakeAttempt<Fut>,
     Fut: Future<Output = Result<T, E>>,
     E: Debug,
     P: RetryPolicy,
@@ -133,7 +134,7 @@ fn first_failed<Op, Fut, T, E, P, C, D, H, B>(
     cx: &mut Context<'_>,
 ) -> Output<T, E>
 where
-    Op: FnMut(u32) -> Fut,
+    Op: MakeAttempt<Fut>,
     Fut: Future<Output = Result<T, E>>,
     E: Debug,
     P: RetryPolicy,
@@ -157,7 +158,7 @@ fn poll_slow<Op, Fut, T, E, P, C, D, H, B>(
     cx: &mut Context<'_>,
 ) -> Output<T, E>
 where
-    Op: FnMut(u32) -> Fut,
+    Op: MakeAttempt<Fut>,
     Fut: Future<Output = Result<T, E>>,
     E: Debug,
     P: RetryPolicy,
@@ -195,7 +196,7 @@ where
 fn begin<Op, Fut, P: RetryPolicy, C, D: HedgeDelay, H: RetryBudget, B: RetryBudget>(
     this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>,
 ) where
-    Op: FnMut(u32) -> Fut,
+    Op: MakeAttempt<Fut>,
 {
     this.budget.on_call();
     this.hedge_budget.on_call();
@@ -207,15 +208,16 @@ fn begin<Op, Fut, P: RetryPolicy, C, D: HedgeDelay, H: RetryBudget, B: RetryBudg
         this.call.next_hedge = this.call.delay.and_then(|delay| capped_after(now, delay));
     }
     this.call.started = 1;
-    let future = (this.op)(1);
+    let future = this.op.attempt(1);
     this.slots.as_mut().start_first(future);
 }
 
 /// Starts the next attempt and schedules the hedge after it.
 #[inline]
-fn start_attempt<Op, Fut, P, C, D, H, B>(this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>)
-where
-    Op: FnMut(u32) -> Fut,
+pub(super) fn start_attempt<Op, Fut, P, C, D, H, B>(
+    this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>,
+) where
+    Op: MakeAttempt<Fut>,
 {
     let call = &mut *this.call;
     call.started = call.started.saturating_add(1);
@@ -225,14 +227,14 @@ where
         (Some(_), Some(delay)) => capped_after(Instant::now(), delay),
         _ => None,
     };
-    let future = (this.op)(call.started);
+    let future = this.op.attempt(call.started);
     let started = this.slots.as_mut().start(call.started, future);
     debug_assert!(started, "a free slot is checked for before each attempt");
 }
 
 /// Asks whether another attempt may start after a failure of `kind` (a
 /// hedge: `Timeout`): the policy's caps, the deadline, then the budgets.
-fn may_start<Op, Fut, P: RetryPolicy, C, D, H: RetryBudget, B: RetryBudget>(
+pub(super) fn may_start<Op, Fut, P: RetryPolicy, C, D, H: RetryBudget, B: RetryBudget>(
     this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>,
     kind: RetryKind,
     hedge: bool,
@@ -297,7 +299,7 @@ fn after_failure<Op, Fut, T, E, P, C, D, H, B>(
     cx: &mut Context<'_>,
 ) -> Option<Output<T, E>>
 where
-    Op: FnMut(u32) -> Fut,
+    Op: MakeAttempt<Fut>,
     Fut: Future<Output = Result<T, E>>,
     E: Debug,
     P: RetryPolicy,
@@ -369,59 +371,6 @@ fn give_up<Op, Fut, T, E: Debug, P, C, D, H, B>(
         error,
         None,
     )))
-}
-
-/// Why the timer woke the call.
-enum Wake {
-    Deadline,
-    /// A hedge started.
-    Hedge,
-}
-
-/// Waits for the deadline or the next hedge, whichever comes first, and
-/// starts the hedge when it is due and allowed. A refused hedge turns
-/// hedging off for the call, which then waits for its attempts in flight.
-fn poll_timer<Op, Fut, P, C, D, H, B>(
-    this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>,
-    cx: &mut Context<'_>,
-) -> Poll<Wake>
-where
-    Op: FnMut(u32) -> Fut,
-    P: RetryPolicy,
-    H: RetryBudget,
-    B: RetryBudget,
-{
-    if this.call.start.is_none() {
-        // The first attempt did not answer at once: start its clock now.
-        let now = Instant::now();
-        this.call.start = Some(now);
-        this.call.next_hedge = this.call.delay.and_then(|delay| capped_after(now, delay));
-    }
-    loop {
-        let call = &*this.call;
-        let can_hedge = call.hedging && this.slots.running() < usize::from(*this.max_in_flight);
-        let hedge_at = call.next_hedge.filter(|_| can_hedge);
-        let Some(at) = [hedge_at, call.deadline].into_iter().flatten().min() else {
-            return Poll::Pending;
-        };
-        if this.timer.as_mut().poll_until(at, cx).is_pending() {
-            return Poll::Pending;
-        }
-        if call.past_deadline() {
-            return Poll::Ready(Wake::Deadline);
-        }
-        match may_start(this, RetryKind::Timeout, true) {
-            Ok(()) => {
-                tracing::debug!(target: "persevere", attempt = this.call.started + 1, "sending hedge");
-                start_attempt(this);
-                return Poll::Ready(Wake::Hedge);
-            }
-            Err(reason) => {
-                tracing::debug!(target: "persevere", reason = %reason, "hedge refused");
-                this.call.hedging = false;
-            }
-        }
-    }
 }
 
 impl<Op, Fut, P: Debug, C: Debug, D: Debug, H: Debug, B: Debug> Debug

@@ -48,6 +48,12 @@
 //! down; before it has enough samples it uses a fallback (by default, no
 //! hedge on time).
 //!
+//! # In a tower stack
+//!
+//! With the `tower` feature, `HedgeLayer` hedges the requests of an
+//! `http::Request` service (a hyper-util client) the same way, and never
+//! hedges a request that is not idempotent or cannot be replayed.
+//!
 //! # Allocation
 //!
 //! None of its own: the attempts live in a fixed set of [`MAX_IN_FLIGHT`]
@@ -90,6 +96,8 @@ mod future;
 mod outcome;
 mod slots;
 mod timer;
+#[cfg(feature = "tower")]
+mod tower;
 mod tracker;
 
 pub use budget::HedgeBudget;
@@ -97,6 +105,8 @@ pub use builder::{DEFAULT_HEDGE_DELAY, DEFAULT_HEDGE_POLICY, DefaultHedgePolicy,
 pub use delay::HedgeDelay;
 pub use future::HedgeFuture;
 pub use outcome::Hedged;
+#[cfg(feature = "tower")]
+pub use tower::{HedgeLayer, HedgeResponseFuture, HedgeService};
 pub use tracker::LatencyTracker;
 
 /// The most attempts a hedged call runs at once: the size of its inline set.
