@@ -28,7 +28,12 @@ const SCENARIOS: &[(&str, u32)] = &[
     ("success_fixed", 0),
     ("retry3", 3),
     ("retry3_budget", 3),
+    ("hedge_success", 0),
 ];
+
+/// The scenarios only persevere has: its other combinators, measured against
+/// its own `success_default` (see `benches/callgrind.sh`).
+const PERSEVERE_ONLY: &[&str] = &["hedge_success"];
 
 /// The libraries, in the table's order.
 const LIBRARIES: &[&str] = &[
@@ -117,6 +122,7 @@ fn run(scenario: &str, library: &str, n: u64) {
         Some(2) => measure::<2>(library, n),
         Some(3) => measure::<3>(library, n),
         Some(4) => measure::<4>(library, n),
+        Some(5) => measure::<5>(library, n),
         _ => panic!("unknown scenario {scenario}"),
     }
 }
@@ -165,6 +171,16 @@ fn measure<const S: usize>(library: &str, n: u64) {
                     .budget(&bucket)
             })
         }),
+        // A hedged call (default: 10 ms fixed delay, at most 2 in flight and
+        // 3 in all) whose first attempt answers at once.
+        ("persevere", "hedge_success", _) => drive(p, n, || {
+            done(|| async {
+                persevere::hedge(flaky::<S>(f))
+                    .await
+                    .map(|won| won.into_inner())
+            })
+        }),
+        (_, "hedge_success", _) => panic!("hedge_success is measured for persevere only"),
         ("hand_written", ..) => drive(p, n, || done(|| hand_written(flaky::<S>(f), 4, false))),
         ("hand_written_coop", ..) => drive(p, n, || done(|| hand_written(flaky::<S>(f), 4, true))),
         ("tokio_retry2", _, "exponential") => drive(p, n, || {
@@ -259,23 +275,29 @@ fn backoff_op<const S: usize>(
     move || std::future::ready(op().into_inner().map_err(backoff::Error::transient))
 }
 
+/// Every (scenario, library) pair the table has.
+fn pairs() -> impl Iterator<Item = (&'static str, &'static str)> {
+    SCENARIOS.iter().flat_map(|&(scenario, _)| {
+        LIBRARIES
+            .iter()
+            .filter(move |&&library| library == "persevere" || !PERSEVERE_ONLY.contains(&scenario))
+            .map(move |&library| (scenario, library))
+    })
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.as_slice() {
         [scenario, library, n] => run(scenario, library, n.parse().expect("N is a count")),
         [flag] if flag == "--list" => {
-            for (scenario, _) in SCENARIOS {
-                for library in LIBRARIES {
-                    println!("{scenario} {library}");
-                }
+            for (scenario, library) in pairs() {
+                println!("{scenario} {library}");
             }
         }
         // `cargo bench` passes `--bench`; `cargo test --benches` nothing.
         _ => {
-            for (scenario, _) in SCENARIOS {
-                for library in LIBRARIES {
-                    run(scenario, library, 2);
-                }
+            for (scenario, library) in pairs() {
+                run(scenario, library, 2);
             }
             println!("instructions: every scenario ran; measure with `bash benches/callgrind.sh`");
         }

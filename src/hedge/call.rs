@@ -1,8 +1,18 @@
 //! The state of one hedged call: what it started, when, and what it may
 //! still do.
 
+use crate::future::FAR_FUTURE;
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// The instant `after` from `now`, at most [`FAR_FUTURE`] (about 30 years)
+/// away, as the retry future caps its timers: tokio rounds a timer up to its
+/// next millisecond, which overflows (and panics) for an instant near the
+/// last one `Instant` can hold. `None` only if even that overflows.
+#[inline]
+pub(crate) fn capped_after(now: Instant, after: Duration) -> Option<Instant> {
+    now.checked_add(after.min(FAR_FUTURE))
+}
 
 #[derive(Debug)]
 pub(crate) struct CallState {

@@ -3,14 +3,15 @@
 //! with one timer for the next hedge and the deadline.
 
 use super::builder::Hedge;
-use super::call::CallState;
+use super::call::{CallState, capped_after};
 use super::delay::HedgeDelay;
 use super::outcome::Hedged;
 use super::slots::Slots;
-use super::timer::Timer;
+use super::timer::{Timer, Wake, poll_timer};
 use crate::budget::RetryBudget;
 use crate::classify::{Classify, RetryKind};
 use crate::error::{RetryError, StopReason};
+use crate::future::MakeAttempt;
 use crate::policy::{AttemptContext, Decision, RetryPolicy};
 use crate::rng::JitterRng;
 use pin_project_lite::pin_project;
@@ -62,12 +63,12 @@ pin_project! {
         delay: D,
         hedge_budget: H,
         budget: B,
-        max_in_flight: u8,
-        call: CallState,
+        pub(super) max_in_flight: u8,
+        pub(super) call: CallState,
         #[pin]
-        slots: Slots<Fut>,
+        pub(super) slots: Slots<Fut>,
         #[pin]
-        timer: Timer,
+        pub(super) timer: Timer,
     }
 }
 
@@ -93,7 +94,7 @@ type Output<T, E> = Poll<Result<Hedged<T>, RetryError<E>>>;
 
 impl<Op, Fut, T, E, P, C, D, H, B> Future for HedgeFuture<Op, Fut, P, C, D, H, B>
 where
-    Op: FnMut(u32) -> Fut,
+    Op: MakeAttempt<Fut>,
     Fut: Future<Output = Result<T, E>>,
     E: Debug,
     P: RetryPolicy,
@@ -105,42 +106,86 @@ where
     type Output = Result<Hedged<T>, RetryError<E>>;
 
     #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Output<T, E> {
-        let mut this = self.project();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Output<T, E> {
+        let mut this = self.as_mut().project();
         assert!(!this.call.done, "HedgeFuture polled after completion");
         if this.call.started == 0 {
             // The first attempt goes to the first slot: poll it alone, so
-            // that an answer at once costs the call no more than that.
+            // that an answer at once costs the call no more than that. The
+            // rest of the machinery is out of line, and projects the future
+            // anew: passing this projection to it would make the fast path
+            // store every field's address first.
             begin(&mut this);
             match this.slots.as_mut().poll_first(cx) {
                 Poll::Ready(Ok(value)) => return succeed(&mut this, 1, value),
-                Poll::Ready(Err(error)) => {
-                    if let Some(stop) = after_failure(&mut this, error, cx) {
-                        return stop;
-                    }
-                }
+                Poll::Ready(Err(error)) => return first_failed(self, error, cx),
                 Poll::Pending => {}
             }
-        } else if this.call.owed {
-            this.call.owed = false;
-            start_attempt(&mut this);
         }
-        loop {
-            match this.slots.as_mut().poll_next(cx) {
-                Poll::Ready((winner, Ok(value))) => return succeed(&mut this, winner, value),
-                Poll::Ready((_, Err(error))) => {
-                    if let Some(stop) = after_failure(&mut this, error, cx) {
-                        return stop;
-                    }
-                    continue;
+        poll_slow(&mut self.project(), cx)
+    }
+}
+
+/// The first attempt failed when first polled: retry, or stop.
+#[inline(never)]
+fn first_failed<Op, Fut, T, E, P, C, D, H, B>(
+    future: Pin<&mut HedgeFuture<Op, Fut, P, C, D, H, B>>,
+    error: E,
+    cx: &mut Context<'_>,
+) -> Output<T, E>
+where
+    Op: MakeAttempt<Fut>,
+    Fut: Future<Output = Result<T, E>>,
+    E: Debug,
+    P: RetryPolicy,
+    C: Classify<E>,
+    D: HedgeDelay,
+    H: RetryBudget,
+    B: RetryBudget,
+{
+    let mut this = future.project();
+    if let Some(stop) = after_failure(&mut this, error, cx) {
+        return stop;
+    }
+    poll_slow(&mut this, cx)
+}
+
+/// Every poll but the fast first one: starts an attempt owed, polls the
+/// attempts in flight, and waits for the next hedge or the deadline.
+#[inline(never)]
+fn poll_slow<Op, Fut, T, E, P, C, D, H, B>(
+    this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>,
+    cx: &mut Context<'_>,
+) -> Output<T, E>
+where
+    Op: MakeAttempt<Fut>,
+    Fut: Future<Output = Result<T, E>>,
+    E: Debug,
+    P: RetryPolicy,
+    C: Classify<E>,
+    D: HedgeDelay,
+    H: RetryBudget,
+    B: RetryBudget,
+{
+    if this.call.owed {
+        this.call.owed = false;
+        start_attempt(this);
+    }
+    loop {
+        match this.slots.as_mut().poll_next(cx) {
+            Poll::Ready((winner, Ok(value))) => return succeed(this, winner, value),
+            Poll::Ready((_, Err(error))) => {
+                if let Some(stop) = after_failure(this, error, cx) {
+                    return stop;
                 }
-                Poll::Pending => {}
+                continue;
             }
-            match poll_timer(&mut this, cx) {
-                Poll::Ready(Wake::Deadline) => return stop_at_deadline(&mut this),
-                Poll::Ready(Wake::Hedge) => continue,
-                Poll::Pending => return Poll::Pending,
-            }
+            Poll::Pending => {}
+        }
+        match poll_timer(this, cx) {
+            Poll::Ready(Wake::Deadline) => return stop_at_deadline(this),
+            Poll::Ready(Wake::Hedge) => continue,
+            Poll::Pending => return Poll::Pending,
         }
     }
 }
@@ -151,7 +196,7 @@ where
 fn begin<Op, Fut, P: RetryPolicy, C, D: HedgeDelay, H: RetryBudget, B: RetryBudget>(
     this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>,
 ) where
-    Op: FnMut(u32) -> Fut,
+    Op: MakeAttempt<Fut>,
 {
     this.budget.on_call();
     this.hedge_budget.on_call();
@@ -159,36 +204,37 @@ fn begin<Op, Fut, P: RetryPolicy, C, D: HedgeDelay, H: RetryBudget, B: RetryBudg
     if let Some(deadline) = this.policy.deadline() {
         let now = Instant::now();
         this.call.start = Some(now);
-        this.call.deadline = now.checked_add(deadline);
-        this.call.next_hedge = this.call.delay.and_then(|delay| now.checked_add(delay));
+        this.call.deadline = capped_after(now, deadline);
+        this.call.next_hedge = this.call.delay.and_then(|delay| capped_after(now, delay));
     }
     this.call.started = 1;
-    let future = (this.op)(1);
+    let future = this.op.attempt(1);
     this.slots.as_mut().start_first(future);
 }
 
 /// Starts the next attempt and schedules the hedge after it.
 #[inline]
-fn start_attempt<Op, Fut, P, C, D, H, B>(this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>)
-where
-    Op: FnMut(u32) -> Fut,
+pub(super) fn start_attempt<Op, Fut, P, C, D, H, B>(
+    this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>,
+) where
+    Op: MakeAttempt<Fut>,
 {
     let call = &mut *this.call;
     call.started = call.started.saturating_add(1);
     // The first attempt's hedge is scheduled once it turns out to be pending
     // (see `poll_timer`), so that an attempt answering at once reads no clock.
     call.next_hedge = match (call.start, call.delay) {
-        (Some(_), Some(delay)) => Instant::now().checked_add(delay),
+        (Some(_), Some(delay)) => capped_after(Instant::now(), delay),
         _ => None,
     };
-    let future = (this.op)(call.started);
+    let future = this.op.attempt(call.started);
     let started = this.slots.as_mut().start(call.started, future);
     debug_assert!(started, "a free slot is checked for before each attempt");
 }
 
 /// Asks whether another attempt may start after a failure of `kind` (a
 /// hedge: `Timeout`): the policy's caps, the deadline, then the budgets.
-fn may_start<Op, Fut, P: RetryPolicy, C, D, H: RetryBudget, B: RetryBudget>(
+pub(super) fn may_start<Op, Fut, P: RetryPolicy, C, D, H: RetryBudget, B: RetryBudget>(
     this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>,
     kind: RetryKind,
     hedge: bool,
@@ -253,7 +299,7 @@ fn after_failure<Op, Fut, T, E, P, C, D, H, B>(
     cx: &mut Context<'_>,
 ) -> Option<Output<T, E>>
 where
-    Op: FnMut(u32) -> Fut,
+    Op: MakeAttempt<Fut>,
     Fut: Future<Output = Result<T, E>>,
     E: Debug,
     P: RetryPolicy,
@@ -325,59 +371,6 @@ fn give_up<Op, Fut, T, E: Debug, P, C, D, H, B>(
         error,
         None,
     )))
-}
-
-/// Why the timer woke the call.
-enum Wake {
-    Deadline,
-    /// A hedge started.
-    Hedge,
-}
-
-/// Waits for the deadline or the next hedge, whichever comes first, and
-/// starts the hedge when it is due and allowed. A refused hedge turns
-/// hedging off for the call, which then waits for its attempts in flight.
-fn poll_timer<Op, Fut, P, C, D, H, B>(
-    this: &mut HedgeFutureProj<'_, Op, Fut, P, C, D, H, B>,
-    cx: &mut Context<'_>,
-) -> Poll<Wake>
-where
-    Op: FnMut(u32) -> Fut,
-    P: RetryPolicy,
-    H: RetryBudget,
-    B: RetryBudget,
-{
-    if this.call.start.is_none() {
-        // The first attempt did not answer at once: start its clock now.
-        let now = Instant::now();
-        this.call.start = Some(now);
-        this.call.next_hedge = this.call.delay.and_then(|delay| now.checked_add(delay));
-    }
-    loop {
-        let call = &*this.call;
-        let can_hedge = call.hedging && this.slots.running() < usize::from(*this.max_in_flight);
-        let hedge_at = call.next_hedge.filter(|_| can_hedge);
-        let Some(at) = [hedge_at, call.deadline].into_iter().flatten().min() else {
-            return Poll::Pending;
-        };
-        if this.timer.as_mut().poll_until(at, cx).is_pending() {
-            return Poll::Pending;
-        }
-        if call.past_deadline() {
-            return Poll::Ready(Wake::Deadline);
-        }
-        match may_start(this, RetryKind::Timeout, true) {
-            Ok(()) => {
-                tracing::debug!(target: "persevere", attempt = this.call.started + 1, "sending hedge");
-                start_attempt(this);
-                return Poll::Ready(Wake::Hedge);
-            }
-            Err(reason) => {
-                tracing::debug!(target: "persevere", reason = %reason, "hedge refused");
-                this.call.hedging = false;
-            }
-        }
-    }
 }
 
 impl<Op, Fut, P: Debug, C: Debug, D: Debug, H: Debug, B: Debug> Debug

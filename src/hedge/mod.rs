@@ -48,6 +48,12 @@
 //! down; before it has enough samples it uses a fallback (by default, no
 //! hedge on time).
 //!
+//! # In a tower stack
+//!
+//! With the `tower` feature, `HedgeLayer` hedges the requests of an
+//! `http::Request` service (a hyper-util client) the same way, and never
+//! hedges a request that is not idempotent or cannot be replayed.
+//!
 //! # Allocation
 //!
 //! None of its own: the attempts live in a fixed set of [`MAX_IN_FLIGHT`]
@@ -90,6 +96,8 @@ mod future;
 mod outcome;
 mod slots;
 mod timer;
+#[cfg(feature = "tower")]
+mod tower;
 mod tracker;
 
 pub use budget::HedgeBudget;
@@ -97,6 +105,8 @@ pub use builder::{DEFAULT_HEDGE_DELAY, DEFAULT_HEDGE_POLICY, DefaultHedgePolicy,
 pub use delay::HedgeDelay;
 pub use future::HedgeFuture;
 pub use outcome::Hedged;
+#[cfg(feature = "tower")]
+pub use tower::{HedgeLayer, HedgeResponseFuture, HedgeService};
 pub use tracker::LatencyTracker;
 
 /// The most attempts a hedged call runs at once: the size of its inline set.
@@ -130,6 +140,11 @@ pub const MAX_IN_FLIGHT: usize = 4;
 /// starts at the first whole millisecond at or after its delay. A call whose
 /// first attempt answers when first polled reads no clock (unless the policy
 /// has a deadline) and arms no timer.
+///
+/// A hedge delay or a deadline longer than about 30 years counts as 30
+/// years, as [`retry`](crate::retry) caps its timers: `Duration::MAX` hedges
+/// after 30 years, never panics (tokio's timer overflows near the last
+/// instant `Instant` can hold).
 ///
 /// # Examples
 ///

@@ -18,12 +18,21 @@ pin_project! {
 }
 
 pin_project! {
+    /// The slots after the first, set up only when a second attempt starts:
+    /// a call whose first attempt answers stores, checks and drops one
+    /// discriminant for them, not three.
+    #[project = RestProj]
+    enum Rest<Fut> {
+        Unused,
+        Used { #[pin] b: Slot<Fut>, #[pin] c: Slot<Fut>, #[pin] d: Slot<Fut> },
+    }
+}
+
+pin_project! {
     /// Up to [`MAX_IN_FLIGHT`] attempts, each with its number.
     pub(crate) struct Slots<Fut> {
         #[pin] a: Slot<Fut>,
-        #[pin] b: Slot<Fut>,
-        #[pin] c: Slot<Fut>,
-        #[pin] d: Slot<Fut>,
+        #[pin] rest: Rest<Fut>,
         running: u8,
     }
 }
@@ -34,9 +43,7 @@ impl<Fut> Slots<Fut> {
     pub(crate) const fn new() -> Self {
         Slots {
             a: Slot::Empty,
-            b: Slot::Empty,
-            c: Slot::Empty,
-            d: Slot::Empty,
+            rest: Rest::Unused,
             running: 0,
         }
     }
@@ -46,9 +53,15 @@ impl<Fut> Slots<Fut> {
         usize::from(self.running)
     }
 
-    fn split(self: Pin<&mut Self>) -> ([Pin<&mut Slot<Fut>>; MAX_IN_FLIGHT], &mut u8) {
+    /// The slots in order (the first alone while the rest is unused) and
+    /// the count of those running.
+    fn split(self: Pin<&mut Self>) -> ([Option<Pin<&mut Slot<Fut>>>; MAX_IN_FLIGHT], &mut u8) {
         let this = self.project();
-        ([this.a, this.b, this.c, this.d], this.running)
+        let slots = match this.rest.project() {
+            RestProj::Used { b, c, d } => [Some(this.a), Some(b), Some(c), Some(d)],
+            RestProj::Unused => [Some(this.a), None, None, None],
+        };
+        (slots, this.running)
     }
 
     /// Puts the first attempt in the first slot, which must be free.
@@ -61,9 +74,19 @@ impl<Fut> Slots<Fut> {
 
     /// Puts attempt number `attempt` in a free slot. Returns `false` (and
     /// drops `future`) when all slots are taken; the caller checks first.
-    pub(crate) fn start(self: Pin<&mut Self>, attempt: u32, future: Fut) -> bool {
+    pub(crate) fn start(mut self: Pin<&mut Self>, attempt: u32, future: Fut) -> bool {
+        let mut this = self.as_mut().project();
+        if matches!(this.a.as_mut().project(), SlotProj::Running { .. })
+            && matches!(this.rest.as_mut().project(), RestProj::Unused)
+        {
+            this.rest.set(Rest::Used {
+                b: Slot::Empty,
+                c: Slot::Empty,
+                d: Slot::Empty,
+            });
+        }
         let (slots, running) = self.split();
-        for mut slot in slots {
+        for mut slot in slots.into_iter().flatten() {
             if matches!(slot.as_mut().project(), SlotProj::Empty) {
                 slot.set(Slot::Running { future, attempt });
                 *running += 1;
@@ -76,7 +99,7 @@ impl<Fut> Slots<Fut> {
     /// Drops every attempt in flight, with whatever it holds.
     pub(crate) fn clear(self: Pin<&mut Self>) {
         let (slots, running) = self.split();
-        for mut slot in slots {
+        for mut slot in slots.into_iter().flatten() {
             slot.set(Slot::Empty);
         }
         *running = 0;
@@ -105,7 +128,7 @@ impl<Fut: Future> Slots<Fut> {
         cx: &mut Context<'_>,
     ) -> Poll<(u32, Fut::Output)> {
         let (slots, running) = self.split();
-        for mut slot in slots {
+        for mut slot in slots.into_iter().flatten() {
             let SlotProj::Running { future, attempt } = slot.as_mut().project() else {
                 continue;
             };

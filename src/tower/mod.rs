@@ -96,5 +96,7 @@ pub use layer::RetryLayer;
 pub use replay::{Replay, ReplayClone, ReplayEither};
 pub use responses::HttpResponses;
 pub use service::RetryService;
+// The op that sends each attempt's copy, for the hedging layer too.
+pub(crate) use service::Attempts;
 
 pub use crate::classify::Idempotent;

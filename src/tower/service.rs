@@ -121,10 +121,27 @@ enum Source<Req, Kept> {
 
 /// The op of one request's call: sends each attempt's request through a
 /// clone of the inner service, driven to readiness first.
-pub(super) struct Attempts<S, Req, R: Replay<Req>> {
+pub(crate) struct Attempts<S, Req, R: Replay<Req>> {
     service: S,
     replay: R,
     source: Source<Req, R::Kept>,
+}
+
+impl<S, Req, R: Replay<Req>> Attempts<S, Req, R> {
+    /// The op of one call sending `req` through clones of `service`, and
+    /// whether `replay` can send it more than once (for the hedging layer).
+    pub(crate) fn new(service: S, replay: R, req: Req) -> (Self, bool) {
+        let (source, replayable) = match replay.keep(req) {
+            Ok(kept) => (Source::Kept(kept), true),
+            Err(req) => (Source::Once(Some(req)), false),
+        };
+        let op = Attempts {
+            service,
+            replay,
+            source,
+        };
+        (op, replayable)
+    }
 }
 
 impl<S, Req, R> MakeAttempt<Oneshot<S, Req>> for Attempts<S, Req, R>
