@@ -1,8 +1,7 @@
-//! A gRPC service config's retry parts, read from its JSON: `retryPolicy`
-//! (per method) and `retryThrottling` (per channel).
+//! One method config's `retryPolicy`, read from JSON and checked, and the
+//! error of every service config check.
 
 use super::{GrpcCodes, GrpcResponses, GrpcRetryPolicy, MAX_ATTEMPTS};
-use crate::budget::GrpcThrottle;
 use crate::error::ConfigError;
 use serde::Deserialize;
 use serde_json::Value;
@@ -17,7 +16,7 @@ use tonic::Code;
 /// use persevere::tonic::{RetryPolicyConfig, ServiceConfigError};
 ///
 /// let err = RetryPolicyConfig::from_json(r#"{"maxAttempts": 1}"#).unwrap_err();
-/// assert!(matches!(err, ServiceConfigError::Invalid { field: "maxAttempts", .. }));
+/// assert!(matches!(err, ServiceConfigError::Invalid { field: "retryPolicy.maxAttempts", .. }));
 /// assert_eq!(err.to_string(), "retryPolicy.maxAttempts: must be at least 2");
 /// ```
 #[derive(Debug, thiserror::Error)]
@@ -26,10 +25,10 @@ pub enum ServiceConfigError {
     /// The text is not JSON, or a field has the wrong JSON type.
     #[error("service config is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
-    /// A `retryPolicy` field is missing or out of range.
-    #[error("retryPolicy.{field}: {reason}")]
+    /// A field is missing or out of range (`retryPolicy.maxAttempts`).
+    #[error("{field}: {reason}")]
     Invalid {
-        /// The field, as the JSON names it.
+        /// The field, as the JSON names it, with its parent object.
         field: &'static str,
         /// What is wrong with it.
         reason: &'static str,
@@ -82,9 +81,9 @@ pub struct RetryPolicyConfig {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RawRetryPolicy {
+pub(super) struct RawRetryPolicy {
     #[serde(alias = "MaxAttempts")]
-    max_attempts: Option<i64>,
+    max_attempts: Option<Value>,
     #[serde(alias = "InitialBackoff")]
     initial_backoff: Option<String>,
     #[serde(alias = "MaxBackoff")]
@@ -95,40 +94,7 @@ struct RawRetryPolicy {
     retryable_status_codes: Option<Vec<Value>>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawThrottling {
-    #[serde(alias = "MaxTokens")]
-    max_tokens: Option<i64>,
-    #[serde(alias = "TokenRatio")]
-    token_ratio: Option<f64>,
-}
-
-#[derive(Deserialize)]
-struct RawName {
-    #[serde(default)]
-    service: String,
-    #[serde(default)]
-    method: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawMethodConfig {
-    #[serde(default)]
-    name: Vec<RawName>,
-    retry_policy: Option<RawRetryPolicy>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RawServiceConfig {
-    #[serde(default)]
-    method_config: Vec<RawMethodConfig>,
-    retry_throttling: Option<RawThrottling>,
-}
-
-const fn invalid(field: &'static str, reason: &'static str) -> ServiceConfigError {
+pub(super) const fn invalid(field: &'static str, reason: &'static str) -> ServiceConfigError {
     ServiceConfigError::Invalid { field, reason }
 }
 
@@ -147,28 +113,41 @@ impl RetryPolicyConfig {
         RetryPolicyConfig::check(serde_json::from_str(json)?)
     }
 
-    fn check(raw: RawRetryPolicy) -> Result<Self, ServiceConfigError> {
-        let max_attempts = match raw.max_attempts {
-            None => return Err(invalid("maxAttempts", "field not present")),
-            Some(n) if n < 2 => return Err(invalid("maxAttempts", "must be at least 2")),
-            Some(n) => u32::try_from(n).unwrap_or(u32::MAX).min(MAX_ATTEMPTS),
+    pub(super) fn check(raw: RawRetryPolicy) -> Result<Self, ServiceConfigError> {
+        let max_attempts = match integer("retryPolicy.maxAttempts", raw.max_attempts)? {
+            n if n < 2 => return Err(invalid("retryPolicy.maxAttempts", "must be at least 2")),
+            n => u32::try_from(n).unwrap_or(u32::MAX).min(MAX_ATTEMPTS),
         };
-        let initial_backoff = backoff("initialBackoff", raw.initial_backoff)?;
-        let max_backoff = backoff("maxBackoff", raw.max_backoff)?;
+        let initial_backoff = backoff("retryPolicy.initialBackoff", raw.initial_backoff)?;
+        let max_backoff = backoff("retryPolicy.maxBackoff", raw.max_backoff)?;
         let multiplier = match raw.backoff_multiplier {
-            None => return Err(invalid("backoffMultiplier", "field not present")),
+            None => {
+                return Err(invalid(
+                    "retryPolicy.backoffMultiplier",
+                    "field not present",
+                ));
+            }
             Some(m) if m > 0.0 && m.is_finite() => m,
-            Some(_) => return Err(invalid("backoffMultiplier", "must be greater than 0")),
+            Some(_) => {
+                return Err(invalid(
+                    "retryPolicy.backoffMultiplier",
+                    "must be greater than 0",
+                ));
+            }
         };
-        let list = raw
-            .retryable_status_codes
-            .ok_or(invalid("retryableStatusCodes", "field not present"))?;
+        let list = raw.retryable_status_codes.ok_or(invalid(
+            "retryPolicy.retryableStatusCodes",
+            "field not present",
+        ))?;
         let mut codes = GrpcCodes::none();
         for entry in &list {
             codes = codes.with(status_code(entry)?);
         }
         if list.is_empty() {
-            return Err(invalid("retryableStatusCodes", "must be non-empty"));
+            return Err(invalid(
+                "retryPolicy.retryableStatusCodes",
+                "must be non-empty",
+            ));
         }
         Ok(RetryPolicyConfig {
             max_attempts,
@@ -275,6 +254,21 @@ impl RetryPolicyConfig {
     }
 }
 
+/// A required integer: a JSON number, or a string of one (proto3 JSON writes
+/// 64-bit integers as strings; grpc-go accepts `"4"`, refuses `"4.5"`).
+pub(super) fn integer(
+    field: &'static str,
+    value: Option<Value>,
+) -> Result<i64, ServiceConfigError> {
+    let not_integer = invalid(field, "not an integer");
+    match value {
+        None => Err(invalid(field, "field not present")),
+        Some(Value::Number(n)) => n.as_i64().ok_or(not_integer),
+        Some(Value::String(text)) => text.parse().map_err(|_| not_integer),
+        Some(_) => Err(not_integer),
+    }
+}
+
 /// A required, positive proto3 JSON duration.
 fn backoff(field: &'static str, text: Option<String>) -> Result<Duration, ServiceConfigError> {
     let text = text.ok_or(invalid(field, "field not present"))?;
@@ -322,7 +316,10 @@ fn status_code(entry: &Value) -> Result<Code, ServiceConfigError> {
         _ => return Err(unknown()),
     };
     if code == Code::Ok {
-        return Err(invalid("retryableStatusCodes", "OK is not retryable"));
+        return Err(invalid(
+            "retryPolicy.retryableStatusCodes",
+            "OK is not retryable",
+        ));
     }
     Ok(code)
 }
@@ -349,132 +346,6 @@ fn code_named(name: &str) -> Option<Code> {
     ];
     let n = NAMES.iter().position(|known| *known == name)?;
     Some(Code::from_i32(n as i32))
-}
-
-/// A service config's `retryThrottling`, checked as [`GrpcThrottle::try_new`]
-/// checks it.
-fn throttle(raw: RawThrottling) -> Result<RawThrottle, ServiceConfigError> {
-    let refused = ServiceConfigError::Throttling;
-    let max_tokens = match raw.max_tokens {
-        None => return Err(invalid("retryThrottling.maxTokens", "field not present")),
-        Some(n) if n <= 0 => return Err(refused(ConfigError::ZeroTokens)),
-        Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
-    };
-    let ratio = raw
-        .token_ratio
-        .ok_or(invalid("retryThrottling.tokenRatio", "field not present"))?;
-    GrpcThrottle::try_new(max_tokens, ratio).map_err(refused)?;
-    Ok(RawThrottle { max_tokens, ratio })
-}
-
-/// The retry parts of a gRPC service config: each method config's name list
-/// and `retryPolicy`, and the channel's `retryThrottling`.
-///
-/// Every `retryPolicy` is checked when the config is read; the first bad one
-/// refuses the whole config, as gRPC clients refuse it. Other fields
-/// (`loadBalancingPolicy`, `timeout`, `hedgingPolicy`) are ignored.
-///
-/// # Examples
-///
-/// ```
-/// use persevere::tonic::ServiceConfig;
-/// use std::sync::Arc;
-///
-/// let config = ServiceConfig::from_json(r#"{
-///     "methodConfig": [{
-///         "name": [{"service": "grpc.health.v1.Health"}],
-///         "retryPolicy": {"maxAttempts": 3, "initialBackoff": "0.1s", "maxBackoff": "1s",
-///                         "backoffMultiplier": 2, "retryableStatusCodes": ["UNAVAILABLE"]}
-///     }],
-///     "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}
-/// }"#).unwrap();
-/// let check = config.retry_policy("grpc.health.v1.Health", "Check").unwrap();
-/// assert_eq!(check.max_attempts(), 3);
-/// assert!(config.retry_policy("other.Service", "Get").is_none());
-/// let throttle = Arc::new(config.throttle().unwrap());
-/// # let _ = throttle;
-/// ```
-#[derive(Debug)]
-pub struct ServiceConfig {
-    methods: Vec<(Vec<(String, String)>, Option<RetryPolicyConfig>)>,
-    throttle: Option<RawThrottle>,
-}
-
-/// `retryThrottling`, checked, kept as numbers so that each call of
-/// [`ServiceConfig::throttle`] makes a fresh, full throttle.
-#[derive(Debug, Clone, Copy)]
-struct RawThrottle {
-    max_tokens: u32,
-    ratio: f64,
-}
-
-impl ServiceConfig {
-    /// Reads and checks a service config.
-    ///
-    /// # Errors
-    ///
-    /// [`ServiceConfigError`] when the text is not JSON, or a `retryPolicy`
-    /// or `retryThrottling` is refused.
-    ///
-    /// # Examples
-    ///
-    /// See [`ServiceConfig`].
-    pub fn from_json(json: &str) -> Result<Self, ServiceConfigError> {
-        let raw: RawServiceConfig = serde_json::from_str(json)?;
-        let mut methods = Vec::with_capacity(raw.method_config.len());
-        for method in raw.method_config {
-            let names = method
-                .name
-                .into_iter()
-                .map(|n| (n.service, n.method))
-                .collect();
-            let policy = method
-                .retry_policy
-                .map(RetryPolicyConfig::check)
-                .transpose()?;
-            methods.push((names, policy));
-        }
-        let throttle = raw.retry_throttling.map(throttle).transpose()?;
-        Ok(ServiceConfig { methods, throttle })
-    }
-
-    /// The retry policy of `service`'s `method`, found as gRPC finds a method
-    /// config: a name with both the service and the method, else one with
-    /// the service and no method, else the default (a name with neither).
-    /// `None` when the method has no retry policy: it is not retried.
-    ///
-    /// # Examples
-    ///
-    /// See [`ServiceConfig`].
-    pub fn retry_policy(&self, service: &str, method: &str) -> Option<RetryPolicyConfig> {
-        let find = |service: &str, method: &str| {
-            self.methods
-                .iter()
-                .find(|(names, _)| names.iter().any(|(s, m)| s == service && m == method))
-        };
-        let found = find(service, method)
-            .or_else(|| find(service, ""))
-            .or_else(|| find("", ""));
-        found.and_then(|(_, policy)| *policy)
-    }
-
-    /// A full throttle made from `retryThrottling`, if the config has one:
-    /// share it (in an `Arc`) between the layers of one channel.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use persevere::tonic::ServiceConfig;
-    ///
-    /// let json = r#"{"retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1}}"#;
-    /// let throttle = ServiceConfig::from_json(json).unwrap().throttle().unwrap();
-    /// assert_eq!((throttle.tokens(), throttle.milli_ratio()), (10.0, 100));
-    /// assert!(ServiceConfig::from_json("{}").unwrap().throttle().is_none());
-    /// ```
-    pub fn throttle(&self) -> Option<GrpcThrottle> {
-        self.throttle
-            .map(|t| GrpcThrottle::new(t.max_tokens, t.ratio))
-    }
 }
 
 #[cfg(test)]

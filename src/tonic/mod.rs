@@ -122,10 +122,12 @@ mod layer;
 mod policy;
 mod pushback;
 mod responses;
+mod service_config;
 
 pub use codes::GrpcCodes;
-pub use config::{RetryPolicyConfig, ServiceConfig, ServiceConfigError};
+pub use config::{RetryPolicyConfig, ServiceConfigError};
 pub use layer::{DEFAULT_BUFFER_LIMIT, GrpcResponseFuture, GrpcRetryLayer, GrpcRetryService};
 pub use policy::{GrpcRetryPolicy, MAX_ATTEMPTS};
 pub use pushback::{PUSHBACK_HEADER, Pushback};
 pub use responses::GrpcResponses;
+pub use service_config::ServiceConfig;
