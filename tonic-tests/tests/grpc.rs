@@ -228,3 +228,34 @@ async fn a_status_in_the_trailers_is_the_clients_to_retry() {
     assert!(arrivals[1] - first >= Duration::from_millis(20));
     assert!(arrivals[1] - first <= Duration::from_millis(22));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_vanished_server_is_retried_then_reported_unavailable() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect_lazy();
+    let retries = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = retries.clone();
+    let layer = GrpcRetryLayer::new(
+        RetryLayer::new()
+            .policy(health_policy().policy())
+            .classify(GrpcCodes::new())
+            .classify_responses(GrpcResponses::new())
+            .notify(
+                move |_: &persevere::RetryEvent<'_, tonic::transport::Error>| {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                },
+            ),
+    );
+    let status = HealthClient::new(layer.layer(channel))
+        .check(check())
+        .await
+        .unwrap_err();
+    // Each refused connection is a transport error, retried as UNAVAILABLE
+    // until the policy's 4 attempts run out.
+    assert_eq!(retries.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+}
