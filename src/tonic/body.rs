@@ -183,4 +183,40 @@ mod tests {
         let first = live.frame().await.unwrap().unwrap();
         assert_eq!(first.into_data().unwrap(), "first");
     }
+
+    #[tokio::test]
+    async fn a_failing_body_is_sent_once_and_fails_the_same() {
+        let Either::Right(unkept) =
+            keep(Request::new(Body::new(Failing(false))), 1 << 20).into_body()
+        else {
+            panic!("a failing body was kept")
+        };
+        let mut sent = into_tonic(Either::Right(unkept));
+        assert_eq!(
+            sent.frame().await.unwrap().unwrap().into_data().unwrap(),
+            "ok"
+        );
+        let error = sent.frame().await.unwrap().unwrap_err();
+        assert_eq!(error.code(), tonic::Code::InvalidArgument);
+        assert!(sent.frame().await.is_none());
+    }
+
+    /// One frame, then an encoding error.
+    struct Failing(bool);
+
+    impl http_body::Body for Failing {
+        type Data = Bytes;
+        type Error = Status;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+            Poll::Ready(Some(if std::mem::replace(&mut self.0, true) {
+                Err(Status::invalid_argument("too large to encode"))
+            } else {
+                Ok(Frame::data(Bytes::from_static(b"ok")))
+            }))
+        }
+    }
 }
