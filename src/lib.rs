@@ -24,6 +24,9 @@ mod retry;
 mod retry_async;
 mod rng;
 pub mod testing;
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+pub mod tonic;
 #[cfg(feature = "tower")]
 pub mod tower;
 
