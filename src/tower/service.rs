@@ -88,15 +88,7 @@ where
         let idempotent =
             is_idempotent(req.method()) || req.extensions().get::<Idempotent>().is_some();
         let config = &self.config;
-        let (source, replayable) = match config.replay.keep(req) {
-            Ok(kept) => (Source::Kept(kept), true),
-            Err(req) => (Source::Once(Some(req)), false),
-        };
-        let op = Attempts {
-            service: self.inner.clone(),
-            replay: config.replay.clone(),
-            source,
-        };
+        let (op, replayable) = Attempts::new(self.inner.clone(), config.replay.clone(), req);
         let retry = Retry {
             op,
             policy: ReplayGuard::new(config.policy.clone(), replayable),
@@ -129,7 +121,7 @@ pub(crate) struct Attempts<S, Req, R: Replay<Req>> {
 
 impl<S, Req, R: Replay<Req>> Attempts<S, Req, R> {
     /// The op of one call sending `req` through clones of `service`, and
-    /// whether `replay` can send it more than once (for the hedging layer).
+    /// whether `replay` can send it more than once.
     pub(crate) fn new(service: S, replay: R, req: Req) -> (Self, bool) {
         let (source, replayable) = match replay.keep(req) {
             Ok(kept) => (Source::Kept(kept), true),
