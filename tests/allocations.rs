@@ -3,65 +3,19 @@
 //! No tracing subscriber is installed, so persevere's events are disabled as
 //! in a program that has none.
 //!
-//! This test file needs `unsafe` for `GlobalAlloc`; the library itself
-//! forbids it.
+//! The counter is `tests/counting_alloc`, shared by the allocation tests.
 
 use persevere::classify::Idempotency;
 use persevere::classify::http::classify_response_at;
 use persevere::classify::io::IoErrors;
 use persevere::{Exponential, Fixed, Jitter, RetryEvent, RetryPolicyExt, StopReason, presets};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::future::Future;
 use std::io::{Error, ErrorKind};
 use std::time::{Duration, SystemTime};
 
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every call forwards to the system allocator unchanged; counting
-// touches only a const-initialised thread-local, which never allocates.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
-
-/// Runs `make()`'s future twice on a warm paused runtime (the first run warms
-/// up the runtime, its timer and the thread's random generator) and returns
-/// the allocations of the second run.
-fn allocations_of<F: Future>(mut make: impl FnMut() -> F) -> u64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    rt.block_on(make());
-    let before = allocations();
-    rt.block_on(make());
-    allocations() - before
-}
+mod counting_alloc;
+use counting_alloc::{allocations, allocations_of};
 
 /// An op that fails `failures` times with `kind`, then succeeds.
 fn flaky(failures: u32, kind: ErrorKind) -> impl FnMut() -> std::future::Ready<Result<u32, Error>> {

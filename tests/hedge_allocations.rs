@@ -3,58 +3,16 @@
 //! Counted by a global allocator that tallies the allocations of the current
 //! thread; no tracing subscriber is installed.
 //!
-//! This test file needs `unsafe` for `GlobalAlloc`; the library itself
-//! forbids it.
+//! The counter is `tests/counting_alloc`, shared by the allocation tests.
 
 use persevere::hedge::{HedgeBudget, LatencyTracker};
 use persevere::{Fixed, RetryPolicyExt, StopReason};
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::future::Future;
 use std::time::Duration;
 use tokio::time::sleep;
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATED: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every call forwards to the system allocator unchanged; the count
-// lives in a const-initialised thread-local, which never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATED.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, size: usize) -> *mut u8 {
-        let _ = ALLOCATED.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// The allocations of the second run of `make()`'s future on a paused
-/// runtime (the first warms up the runtime and its timer).
-fn allocations_of<F: Future>(mut make: impl FnMut() -> F) -> u64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    rt.block_on(make());
-    let before = ALLOCATED.with(Cell::get);
-    rt.block_on(make());
-    ALLOCATED.with(Cell::get) - before
-}
+mod counting_alloc;
+use counting_alloc::allocations_of;
 
 const MS: Duration = Duration::from_millis(1);
 

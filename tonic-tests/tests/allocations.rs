@@ -4,7 +4,7 @@
 //! allocations of the current thread, with an in-memory transport and no
 //! tracing subscriber.
 //!
-//! This test file needs `unsafe` for `GlobalAlloc`; the library forbids it.
+//! The counter is `tests/counting_alloc`, shared by the allocation tests.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -12,60 +12,15 @@ use persevere::classify::Idempotent;
 use persevere::tonic::{GrpcCodes, GrpcResponses, GrpcRetryLayer};
 use persevere::tower::RetryLayer;
 use persevere::{Fixed, RetryPolicyExt};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 use tonic::body::Body;
 use tower::{Layer, ServiceExt, service_fn};
 
-struct CountingAllocator;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every call forwards to the system allocator unchanged; counting
-// touches only a const-initialised thread-local, which never allocates.
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
-
-/// Runs `make()`'s future twice on a warm paused runtime and returns the
-/// allocations of the second run.
-fn allocations_of<F: Future>(mut make: impl FnMut() -> F) -> u64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    rt.block_on(make());
-    let before = allocations();
-    rt.block_on(make());
-    allocations() - before
-}
+#[path = "../../tests/counting_alloc/mod.rs"]
+mod counting_alloc;
+use counting_alloc::{allocations, allocations_of};
 
 /// A request as a tonic client makes it: a path, gRPC's headers, and a body
 /// of one encoded message.
