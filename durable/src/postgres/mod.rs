@@ -1,6 +1,7 @@
 //! The PostgreSQL store: many processes on many machines share one
 //! database; claims take rows `FOR UPDATE SKIP LOCKED`.
 
+mod batch;
 mod errors;
 mod ops;
 mod options;
@@ -230,7 +231,8 @@ impl PostgresStore {
         now: SystemTime,
     ) -> Result<Submitted, Error> {
         check_job(&job)?;
-        submit_on(tx, &job, now).await
+        let statements = SubmitStatements::on(tx).await?;
+        submit_on(tx, &statements, &job, now).await
     }
 
     /// How many jobs are in each state.
@@ -277,9 +279,34 @@ async fn query(
     client.query(&statement, params).await.map_err(map_pg)
 }
 
+/// The statements of a submit, prepared on the client that runs them.
+struct SubmitStatements {
+    insert: tokio_postgres::Statement,
+    state: tokio_postgres::Statement,
+}
+
+impl SubmitStatements {
+    /// Prepared once per pooled connection, then cached: no round trip.
+    async fn cached(client: &Object) -> Result<Self, Error> {
+        Ok(SubmitStatements {
+            insert: client.prepare_cached(ops::SUBMIT).await.map_err(map_pg)?,
+            state: client.prepare_cached(ops::STATE).await.map_err(map_pg)?,
+        })
+    }
+
+    /// Prepared on `client` (the caller's transaction) for this call.
+    async fn on(client: &impl GenericClient) -> Result<Self, Error> {
+        Ok(SubmitStatements {
+            insert: client.prepare(ops::SUBMIT).await.map_err(map_pg)?,
+            state: client.prepare(ops::STATE).await.map_err(map_pg)?,
+        })
+    }
+}
+
 /// Inserts `job` unless its key exists, on any client or transaction.
 async fn submit_on(
     client: &impl GenericClient,
+    statements: &SubmitStatements,
     job: &NewJob,
     now: SystemTime,
 ) -> Result<Submitted, Error> {
@@ -289,12 +316,15 @@ async fn submit_on(
     for _ in 0..3 {
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
             [&job.key, &job.kind, &job.payload, &now, &due];
-        let inserted = client.execute(ops::SUBMIT, &params).await.map_err(map_pg)?;
+        let inserted = client
+            .execute(&statements.insert, &params)
+            .await
+            .map_err(map_pg)?;
         if inserted == 1 {
             return Ok(Submitted::Created);
         }
         let row = client
-            .query_opt(ops::STATE, &[&job.key])
+            .query_opt(&statements.state, &[&job.key])
             .await
             .map_err(map_pg)?;
         if let Some(row) = row {
@@ -310,7 +340,8 @@ impl Store for PostgresStore {
     async fn submit(&self, job: NewJob, now: SystemTime) -> Result<Submitted, Error> {
         check_job(&job)?;
         let client = self.client().await?;
-        submit_on(&**client, &job, now).await
+        let statements = SubmitStatements::cached(&client).await?;
+        submit_on(&**client, &statements, &job, now).await
     }
 
     async fn claim(
@@ -326,17 +357,19 @@ impl Store for PostgresStore {
         let now = ops::clamp(now);
         let until = ops::ceil_us(now.checked_add(lease).unwrap_or(now));
         let client = self.client().await?;
-        let mut claimed = Vec::new();
-        // Expired leases first: they were claimed before any job now due.
-        for state in [ops::RUNNING, ops::PENDING] {
-            let left = i64::try_from(limit - claimed.len()).unwrap_or(i64::MAX);
-            if left == 0 {
-                break;
-            }
-            let rows = query(&client, ops::CLAIM, &[&state, &now, &kinds, &left, &until]).await?;
-            claimed.extend(rows.iter().map(|row| ops::claimed(row, until)));
-        }
-        Ok(claimed)
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = query(&client, ops::CLAIM, &[&now, &kinds, &limit, &until]).await?;
+        // The statement returns rows in no set order: expired leases first,
+        // then by due time, as `claim` promises.
+        let mut rows: Vec<_> = rows
+            .iter()
+            .map(|row| (row.get::<_, i16>(7), row.get::<_, SystemTime>(8), row))
+            .collect();
+        rows.sort_by_key(|&(state, next_at, _)| (std::cmp::Reverse(state), next_at));
+        Ok(rows
+            .into_iter()
+            .map(|(_, _, row)| ops::claimed(row, until))
+            .collect())
     }
 
     async fn record(&self, lease: &Lease, attempt: AttemptRecord, next: Next) -> Result<(), Error> {
@@ -367,6 +400,38 @@ impl Store for PostgresStore {
             return Err(Error::LeaseLost(lease.key.clone()));
         }
         Ok(())
+    }
+
+    async fn submit_many(
+        &self,
+        jobs: Vec<NewJob>,
+        now: SystemTime,
+    ) -> Result<Vec<Submitted>, Error> {
+        jobs.iter().try_for_each(check_job)?;
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        batch::submit_many(&client, &jobs, now).await
+    }
+
+    async fn record_many(
+        &self,
+        records: Vec<(Lease, AttemptRecord, Next)>,
+    ) -> Vec<Result<(), Error>> {
+        if records.is_empty() {
+            return Vec::new();
+        }
+        match self.client().await {
+            Ok(client) => batch::record_many(&client, &records).await,
+            Err(error) => {
+                let message = error.to_string();
+                records
+                    .iter()
+                    .map(|_| Err(Error::Unavailable(message.clone().into())))
+                    .collect()
+            }
+        }
     }
 
     async fn status(&self, key: &str) -> Result<Option<JobStatus>, Error> {
