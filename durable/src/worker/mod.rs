@@ -38,7 +38,11 @@ pub const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
 /// and the time elapsed since the stored first attempt), and writes the
 /// rescheduled job to the store *before* it moves on; nothing waits in
 /// memory. Attempts of different jobs interleave: a job waiting for its
-/// retry holds no worker, and a slow attempt holds only its own slot.
+/// retry holds no worker, and a slow attempt holds only its own slot. The
+/// records of attempts that end together go to the store in one
+/// [`Store::record_many`] call (one transaction on the SQLite and
+/// PostgreSQL stores); an attempt's slot is freed once its own record is
+/// committed.
 ///
 /// # Delivery
 ///
