@@ -64,8 +64,8 @@ pub(super) async fn submit_many(
                 // it, or by a transaction that committed after this
                 // statement's snapshot: read it again, now committed.
                 (false, None) => {
-                    let statements = super::SubmitStatements::cached(client).await?;
-                    super::submit_on(&***client, &statements, job, now).await?
+                    let statements = super::submit::SubmitStatements::cached(client).await?;
+                    super::submit::submit_on(&***client, &statements, job, now).await?
                 }
             };
             answers.push(answer);
