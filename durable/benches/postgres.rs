@@ -1,8 +1,13 @@
 //! Retried jobs per second through the PostgreSQL store, in the shape of
-//! `throughput.rs`: 1,000 jobs submitted one after the other, each
-//! claimed (batches of up to 64), failing once, rescheduled with no delay,
-//! claimed again and succeeding, with 1, 4 and 16 concurrent attempts in
-//! one process; each run in a fresh schema.
+//! `throughput.rs`: 1,000 jobs submitted in one `submit_many`, each claimed
+//! (batches of up to 64), failing once, rescheduled with no delay, claimed
+//! again and succeeding, each run in a fresh schema:
+//!
+//! - `postgres/N`: one process, N concurrent attempts;
+//! - `postgres_2proc/N`: two processes, N concurrent attempts each: this
+//!   one and a worker process (`persevere-durable-crash-worker bench`)
+//!   sharing the database, started (and connected) before the clock
+//!   starts, killed after the last job succeeded.
 //!
 //! Run with `PERSEVERE_DURABLE_POSTGRES_URL=postgres://... cargo bench -p
 //! persevere-durable --features postgres --bench postgres`; without the
@@ -13,52 +18,100 @@ mod pg;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use persevere::{Fixed, RetryPolicyExt};
-use persevere_durable::{Clock, Delivery, Handler, NewJob, Store, SystemClock, Worker};
+use persevere_durable::{
+    Clock, Delivery, Handler, NewJob, PostgresStore, Store, SystemClock, Worker,
+};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 const JOBS: usize = 1000;
 
-/// One run through a fresh schema; the time from the first submit to the
-/// last recorded success.
-async fn run(url: &str, workers: usize) -> Duration {
-    let schema = pg::fresh_schema(url).await;
-    let store = pg::open(url, &schema, workers.clamp(2, 16)).await;
-    let done = Arc::new(AtomicUsize::new(0));
-    let all_done = Arc::new(Notify::new());
-    let (count, notify) = (Arc::clone(&done), Arc::clone(&all_done));
+/// The bench's worker on `store`: the first attempt fails, the second
+/// succeeds and counts in `done`.
+fn worker(
+    store: &PostgresStore,
+    concurrency: usize,
+    done: &Arc<AtomicUsize>,
+) -> Worker<PostgresStore> {
+    let done = Arc::clone(done);
     let handler = Handler::new(move |job: Delivery| {
-        let (count, notify) = (Arc::clone(&count), Arc::clone(&notify));
+        let done = Arc::clone(&done);
         async move {
             if job.attempt == 1 {
                 return Err("first attempt fails");
             }
-            if count.fetch_add(1, SeqCst) + 1 == JOBS {
-                notify.notify_one();
-            }
+            done.fetch_add(1, SeqCst);
             Ok(())
         }
     })
     .policy(Fixed::new(Duration::ZERO).with_max_attempts(3));
-    let worker = Worker::builder(store.clone())
-        .concurrency(workers)
+    Worker::builder(store.clone())
+        .concurrency(concurrency)
         .batch(64)
         .poll_interval(Duration::from_millis(1))
         .handler("bench", handler)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// A second worker process on `schema`, connected and ready.
+fn second_process(url: &str, schema: &str, concurrency: usize) -> Child {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let url = format!("{url}{sep}options=-csearch_path%3D{schema}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_persevere-durable-crash-worker"))
+        .args(["bench", &url, &concurrency.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the bench worker process");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .expect("the worker process says it is ready");
+    assert_eq!(line.trim(), "ready", "the worker process did not start");
+    child
+}
+
+/// One run through a fresh schema, in `processes` (1 or 2) processes; the
+/// time from the submit to the last success.
+async fn run(url: &str, processes: usize, concurrency: usize) -> Duration {
+    let schema = pg::fresh_schema(url).await;
+    let store = pg::open(url, &schema, concurrency.clamp(2, 16)).await;
+    let mut child = (processes > 1).then(|| second_process(url, &schema, concurrency));
+    let done = Arc::new(AtomicUsize::new(0));
+    let worker = worker(&store, concurrency, &done);
     let start = Instant::now();
-    for i in 0..JOBS {
-        let job = NewJob::new(i.to_string(), "bench", vec![0; 64]);
-        store.submit(job, SystemClock.now()).await.unwrap();
-    }
-    let wait = tokio::time::timeout(Duration::from_secs(120), all_done.notified());
-    worker
-        .run(async { wait.await.expect("bench run finished") })
-        .await;
+    let jobs = (0..JOBS)
+        .map(|i| NewJob::new(i.to_string(), "bench", vec![0; 64]))
+        .collect();
+    store.submit_many(jobs, SystemClock.now()).await.unwrap();
+    let all_done = async {
+        // Bounded: 120 s at most. One process counts its successes in
+        // memory (checked every 1 ms); with two, the store is asked every
+        // 5 ms.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            assert!(Instant::now() < deadline, "bench run did not finish");
+            let finished = if processes == 1 {
+                done.load(SeqCst) >= JOBS
+            } else {
+                store.counts().await.unwrap().succeeded >= JOBS as u64
+            };
+            if finished {
+                break;
+            }
+            let pause = if processes == 1 { 1 } else { 5 };
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+    };
+    worker.run(all_done).await;
     let elapsed = start.elapsed();
+    if let Some(child) = child.as_mut() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     assert_eq!(store.counts().await.unwrap().succeeded, JOBS as u64);
     elapsed
 }
@@ -77,17 +130,23 @@ fn throughput(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(10));
     group.throughput(Throughput::Elements(JOBS as u64));
-    for workers in [1, 4, 16] {
+    let rows = [(1, 1), (1, 4), (1, 16), (2, 1), (2, 2), (2, 8)];
+    for (processes, concurrency) in rows {
+        let name = if processes == 1 {
+            "postgres"
+        } else {
+            "postgres_2proc"
+        };
         group.bench_with_input(
-            BenchmarkId::new("postgres", workers),
-            &workers,
-            |b, &workers| {
+            BenchmarkId::new(name, concurrency),
+            &concurrency,
+            |b, &concurrency| {
                 b.to_async(&rt).iter_custom(|iters| {
                     let url = url.clone();
                     async move {
                         let mut total = Duration::ZERO;
                         for _ in 0..iters {
-                            total += run(&url, workers).await;
+                            total += run(&url, processes, concurrency).await;
                         }
                         total
                     }

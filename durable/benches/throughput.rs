@@ -1,9 +1,10 @@
-//! Retried jobs per second through the SQLite store: submit → claim →
-//! failed attempt → reschedule → claim → success, with 1, 4 and 16
-//! concurrent attempts in one process.
+//! Retried jobs per second through the SQLite store: submit (one
+//! `submit_many` of 1,000 jobs) → claim → failed attempt → reschedule →
+//! claim → success, with 1, 4 and 16 concurrent attempts in one process.
 //!
-//! `submit/1000` measures the submissions alone (one task, one after the
-//! other), to show how much of a run they take.
+//! `submit/one_by_one` and `submit/submit_many` measure the 1,000
+//! submissions alone, one `submit` after the other from one task, or in one
+//! call.
 //!
 //! Run with `cargo bench -p persevere-durable --bench throughput`.
 
@@ -49,10 +50,10 @@ async fn run(workers: usize, round: usize) -> Duration {
         .build()
         .unwrap();
     let start = Instant::now();
-    for i in 0..JOBS {
-        let job = NewJob::new(format!("{round}-{i}"), "bench", vec![0; 64]);
-        store.submit(job, SystemClock.now()).await.unwrap();
-    }
+    let jobs = (0..JOBS)
+        .map(|i| NewJob::new(format!("{round}-{i}"), "bench", vec![0; 64]))
+        .collect();
+    store.submit_many(jobs, SystemClock.now()).await.unwrap();
     let wait = tokio::time::timeout(Duration::from_secs(120), all_done.notified());
     worker
         .run(async { wait.await.expect("bench run finished") })
@@ -99,22 +100,31 @@ fn throughput(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(5));
     submit.throughput(Throughput::Elements(JOBS as u64));
-    submit.bench_function(BenchmarkId::from_parameter(JOBS), |b| {
-        b.to_async(&rt).iter_custom(|iters| async move {
-            let mut total = Duration::ZERO;
-            for _ in 0..iters {
-                let dir = tempfile::tempdir().unwrap();
-                let store = SqliteStore::open(dir.path().join("bench.db")).unwrap();
-                let start = Instant::now();
-                for i in 0..JOBS {
-                    let job = NewJob::new(i.to_string(), "bench", vec![0; 64]);
-                    store.submit(job, SystemClock.now()).await.unwrap();
+    for many in [false, true] {
+        let name = if many { "submit_many" } else { "one_by_one" };
+        submit.bench_function(BenchmarkId::new(name, JOBS), |b| {
+            b.to_async(&rt).iter_custom(|iters| async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = SqliteStore::open(dir.path().join("bench.db")).unwrap();
+                    let jobs: Vec<_> = (0..JOBS)
+                        .map(|i| NewJob::new(i.to_string(), "bench", vec![0; 64]))
+                        .collect();
+                    let start = Instant::now();
+                    if many {
+                        store.submit_many(jobs, SystemClock.now()).await.unwrap();
+                    } else {
+                        for job in jobs {
+                            store.submit(job, SystemClock.now()).await.unwrap();
+                        }
+                    }
+                    total += start.elapsed();
                 }
-                total += start.elapsed();
-            }
-            total
+                total
+            });
         });
-    });
+    }
     submit.finish();
 }
 

@@ -148,6 +148,93 @@ pub trait Store: Send + Sync + 'static {
         next: Next,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 
+    /// Submits many jobs at once: as [`submit`](Self::submit) for each, in
+    /// order, with one answer per job (a key given twice in `jobs` is
+    /// [`Submitted::Exists`] the second time).
+    ///
+    /// Every job is checked against the limits first, so a job out of
+    /// bounds fails the call before anything is recorded. A store may write
+    /// the jobs in one transaction or in several (the SQLite and PostgreSQL
+    /// stores use one per call, or per chunk of a large call on PostgreSQL);
+    /// the default submits them one by one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere_durable::*; use std::time::{Duration, SystemTime};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+    /// # let store = SqliteStore::open_in_memory()?; let now = SystemTime::now();
+    /// let jobs = ["a", "b", "a"].map(|k| NewJob::new(k, "email", vec![])).to_vec();
+    /// let answers = store.submit_many(jobs, now).await?;
+    /// assert_eq!(answers, [Submitted::Created, Submitted::Created, Submitted::Exists(JobState::Pending)]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PayloadTooLarge`] or [`Error::InvalidName`] for any job out
+    /// of bounds (then nothing was recorded); otherwise backend failures,
+    /// after which some of the jobs may have been recorded: submitting them
+    /// again is safe (submits are keyed).
+    fn submit_many(
+        &self,
+        jobs: Vec<NewJob>,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<Vec<Submitted>, Error>> + Send {
+        async move {
+            jobs.iter().try_for_each(check_job)?;
+            let mut answers = Vec::with_capacity(jobs.len());
+            for job in jobs {
+                answers.push(self.submit(job, now).await?);
+            }
+            Ok(answers)
+        }
+    }
+
+    /// Records many attempts at once: as [`record`](Self::record) for each
+    /// `(lease, attempt, next)`, with one result per record, in order. Each
+    /// record is atomic on its own and fails alone (a lost lease fails only
+    /// its record).
+    ///
+    /// A worker sends the records of attempts that end together through
+    /// this, so that a store can write them in one transaction (the SQLite
+    /// and PostgreSQL stores do); the default records them one by one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere_durable::*; use std::time::{Duration, SystemTime};
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Error> {
+    /// # let store = SqliteStore::open_in_memory()?; let now = SystemTime::now();
+    /// store.submit_many(vec![NewJob::new("a", "email", vec![]), NewJob::new("b", "email", vec![])], now).await?;
+    /// let claimed = store.claim(&["email".into()], 2, now, Duration::from_secs(30)).await?;
+    /// let done = |job: &Claimed| (job.lease.clone(), AttemptRecord { attempt: job.attempt, started_at: now,
+    ///     ended_at: now, outcome: AttemptOutcome::Succeeded, error: None, classification: None, delay: None },
+    ///     Next::Complete);
+    /// let mut records: Vec<_> = claimed.iter().map(done).collect();
+    /// records.push(done(&claimed[0])); // the same lease again: spent by the first
+    /// let results = store.record_many(records).await;
+    /// assert!(results[0].is_ok() && results[1].is_ok());
+    /// assert!(matches!(results[2], Err(Error::LeaseLost(_))));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// Per record, as [`record`](Self::record).
+    fn record_many(
+        &self,
+        records: Vec<(Lease, AttemptRecord, Next)>,
+    ) -> impl Future<Output = Vec<Result<(), Error>>> + Send {
+        async move {
+            let mut results = Vec::with_capacity(records.len());
+            for (lease, attempt, next) in records {
+                results.push(self.record(&lease, attempt, next).await);
+            }
+            results
+        }
+    }
+
     /// The job's state and full history, or `None` if there is no such key.
     ///
     /// # Examples

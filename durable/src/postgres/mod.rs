@@ -1,10 +1,12 @@
 //! The PostgreSQL store: many processes on many machines share one
 //! database; claims take rows `FOR UPDATE SKIP LOCKED`.
 
+mod batch;
 mod errors;
 mod ops;
 mod options;
 mod schema;
+mod submit;
 
 pub use options::PostgresOptions;
 
@@ -16,7 +18,8 @@ use crate::store::{Store, check_job};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use errors::{map_pg, map_pool};
 use std::time::{Duration, SystemTime};
-use tokio_postgres::{GenericClient, NoTls};
+use submit::{SubmitStatements, submit_on};
+use tokio_postgres::NoTls;
 
 /// The PostgreSQL store: one database shared by any number of workers,
 /// processes and machines.
@@ -230,7 +233,8 @@ impl PostgresStore {
         now: SystemTime,
     ) -> Result<Submitted, Error> {
         check_job(&job)?;
-        submit_on(tx, &job, now).await
+        let statements = SubmitStatements::on(tx).await?;
+        submit_on(tx, &statements, &job, now).await
     }
 
     /// How many jobs are in each state.
@@ -277,40 +281,12 @@ async fn query(
     client.query(&statement, params).await.map_err(map_pg)
 }
 
-/// Inserts `job` unless its key exists, on any client or transaction.
-async fn submit_on(
-    client: &impl GenericClient,
-    job: &NewJob,
-    now: SystemTime,
-) -> Result<Submitted, Error> {
-    let now = ops::clamp(now);
-    let due = job.not_before.map_or(now, ops::ceil_us);
-    // A job purged between the insert and the read is inserted again.
-    for _ in 0..3 {
-        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 5] =
-            [&job.key, &job.kind, &job.payload, &now, &due];
-        let inserted = client.execute(ops::SUBMIT, &params).await.map_err(map_pg)?;
-        if inserted == 1 {
-            return Ok(Submitted::Created);
-        }
-        let row = client
-            .query_opt(ops::STATE, &[&job.key])
-            .await
-            .map_err(map_pg)?;
-        if let Some(row) = row {
-            return Ok(Submitted::Exists(ops::state_of(row.get(0))));
-        }
-    }
-    Err(Error::Backend(
-        "the job was purged while it was submitted, three times".into(),
-    ))
-}
-
 impl Store for PostgresStore {
     async fn submit(&self, job: NewJob, now: SystemTime) -> Result<Submitted, Error> {
         check_job(&job)?;
         let client = self.client().await?;
-        submit_on(&**client, &job, now).await
+        let statements = SubmitStatements::cached(&client).await?;
+        submit_on(&**client, &statements, &job, now).await
     }
 
     async fn claim(
@@ -326,17 +302,19 @@ impl Store for PostgresStore {
         let now = ops::clamp(now);
         let until = ops::ceil_us(now.checked_add(lease).unwrap_or(now));
         let client = self.client().await?;
-        let mut claimed = Vec::new();
-        // Expired leases first: they were claimed before any job now due.
-        for state in [ops::RUNNING, ops::PENDING] {
-            let left = i64::try_from(limit - claimed.len()).unwrap_or(i64::MAX);
-            if left == 0 {
-                break;
-            }
-            let rows = query(&client, ops::CLAIM, &[&state, &now, &kinds, &left, &until]).await?;
-            claimed.extend(rows.iter().map(|row| ops::claimed(row, until)));
-        }
-        Ok(claimed)
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = query(&client, ops::CLAIM, &[&now, &kinds, &limit, &until]).await?;
+        // The statement returns rows in no set order: expired leases first,
+        // then by due time, as `claim` promises.
+        let mut rows: Vec<_> = rows
+            .iter()
+            .map(|row| (row.get::<_, i16>(7), row.get::<_, SystemTime>(8), row))
+            .collect();
+        rows.sort_by_key(|&(state, next_at, _)| (std::cmp::Reverse(state), next_at));
+        Ok(rows
+            .into_iter()
+            .map(|(_, _, row)| ops::claimed(row, until))
+            .collect())
     }
 
     async fn record(&self, lease: &Lease, attempt: AttemptRecord, next: Next) -> Result<(), Error> {
@@ -367,6 +345,38 @@ impl Store for PostgresStore {
             return Err(Error::LeaseLost(lease.key.clone()));
         }
         Ok(())
+    }
+
+    async fn submit_many(
+        &self,
+        jobs: Vec<NewJob>,
+        now: SystemTime,
+    ) -> Result<Vec<Submitted>, Error> {
+        jobs.iter().try_for_each(check_job)?;
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        batch::submit_many(&client, &jobs, now).await
+    }
+
+    async fn record_many(
+        &self,
+        records: Vec<(Lease, AttemptRecord, Next)>,
+    ) -> Vec<Result<(), Error>> {
+        if records.is_empty() {
+            return Vec::new();
+        }
+        match self.client().await {
+            Ok(client) => batch::record_many(&client, &records).await,
+            Err(error) => {
+                let message = error.to_string();
+                records
+                    .iter()
+                    .map(|_| Err(Error::Unavailable(message.clone().into())))
+                    .collect()
+            }
+        }
     }
 
     async fn status(&self, key: &str) -> Result<Option<JobStatus>, Error> {

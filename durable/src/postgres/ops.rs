@@ -22,20 +22,28 @@ pub(super) const SUBMIT: &str =
 
 pub(super) const STATE: &str = "SELECT state FROM persevere_jobs WHERE key = $1";
 
-/// Claims up to `$4` jobs in state `$1` due at `$2` of kinds `$3`, leased
-/// until `$5`; a running job's cut attempt is recorded as interrupted.
-pub(super) const CLAIM: &str = "WITH picked AS (
+/// Claims up to `$3` jobs of kinds `$2` due at `$1`, leased until `$4`:
+/// expired leases first (they were claimed before any job now due), then
+/// due jobs, earliest first; a running job's cut attempt is recorded as
+/// interrupted. One statement, so one round trip and one transaction.
+pub(super) const CLAIM: &str = "WITH leased AS (
     SELECT key, state, attempt, claimed_at, next_at FROM persevere_jobs
-    WHERE state = $1 AND next_at <= $2 AND kind = ANY($3)
-    ORDER BY next_at LIMIT $4 FOR UPDATE SKIP LOCKED
+    WHERE state = 1 AND next_at <= $1 AND kind = ANY($2)
+    ORDER BY next_at LIMIT $3 FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT key, state, attempt, claimed_at, next_at FROM persevere_jobs
+    WHERE state = 0 AND next_at <= $1 AND kind = ANY($2)
+    ORDER BY next_at LIMIT $3 - (SELECT count(*) FROM leased) FOR UPDATE SKIP LOCKED
+), picked AS (
+    SELECT * FROM leased UNION ALL SELECT * FROM due
 ), cut AS (
     INSERT INTO persevere_attempts (key, attempt, started_at, ended_at, outcome)
     SELECT key, attempt, COALESCE(claimed_at, next_at), next_at, 'interrupted'
-    FROM picked WHERE state = 1
+    FROM leased
     ON CONFLICT (key, attempt) DO NOTHING
 )
-UPDATE persevere_jobs j SET state = 1, attempt = j.attempt + 1, claimed_at = $2, next_at = $5,
-    first_attempt_at = COALESCE(j.first_attempt_at, $2)
+UPDATE persevere_jobs j SET state = 1, attempt = j.attempt + 1, claimed_at = $1, next_at = $4,
+    first_attempt_at = COALESCE(j.first_attempt_at, $1)
 FROM picked p WHERE j.key = p.key
 RETURNING j.key, j.kind, j.payload, j.attempt, j.round_base, j.first_attempt_at,
     j.previous_delay_us, p.state, p.next_at";

@@ -1,6 +1,7 @@
 //! The embedded store: one SQLite file, WAL mode, every change one
 //! transaction.
 
+mod batch;
 mod ops;
 mod schema;
 mod writer;
@@ -277,6 +278,8 @@ impl SqliteStore {
         let busy = options.busy_timeout;
         let setup = |conn: &mut Connection| -> Result<(), OpError> {
             conn.busy_timeout(busy)?;
+            // Every hot statement stays prepared (rusqlite keeps 16 by default).
+            conn.set_prepared_statement_cache_capacity(64);
             // Reading the journal mode is the first read of the file: a file
             // that is not a database fails here.
             let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
@@ -347,6 +350,37 @@ impl Store for SqliteStore {
         let lease = lease.clone();
         self.run(move |conn| ops::record(conn, &lease, &attempt, next))
             .await
+    }
+
+    async fn submit_many(
+        &self,
+        jobs: Vec<NewJob>,
+        now: SystemTime,
+    ) -> Result<Vec<Submitted>, Error> {
+        jobs.iter().try_for_each(check_job)?;
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.run(move |conn| batch::submit_many(conn, &jobs, now))
+            .await
+    }
+
+    async fn record_many(
+        &self,
+        records: Vec<(Lease, AttemptRecord, Next)>,
+    ) -> Vec<Result<(), Error>> {
+        let n = records.len();
+        let busy = self.writer.busy();
+        match self
+            .run(move |conn| batch::record_many(conn, &records))
+            .await
+        {
+            Ok(results) => results
+                .into_iter()
+                .map(|r| r.map_err(|e| map_op(e, busy)))
+                .collect(),
+            Err(error) => (0..n).map(|_| writer::copy(&error)).map(Err).collect(),
+        }
     }
 
     async fn status(&self, key: &str) -> Result<Option<JobStatus>, Error> {

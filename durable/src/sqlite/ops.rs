@@ -68,19 +68,25 @@ pub(super) fn submit(
     now: SystemTime,
 ) -> Result<Submitted, OpError> {
     let due = job.not_before.map_or(floor_us(now), ceil_us);
-    let inserted = conn.execute(
-        "INSERT INTO persevere_jobs (key, kind, payload, state, created_at, next_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO NOTHING",
-        params![job.key, job.kind, job.payload, PENDING, floor_us(now), due],
-    )?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO persevere_jobs (key, kind, payload, state, created_at, next_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO NOTHING",
+        )?
+        .execute(params![
+            job.key,
+            job.kind,
+            job.payload,
+            PENDING,
+            floor_us(now),
+            due
+        ])?;
     let submitted = if inserted == 1 {
         Submitted::Created
     } else {
-        let state: i64 = conn.query_row(
-            "SELECT state FROM persevere_jobs WHERE key = ?1",
-            [&job.key],
-            |r| r.get(0),
-        )?;
+        let state: i64 = conn
+            .prepare_cached("SELECT state FROM persevere_jobs WHERE key = ?1")?
+            .query_row([&job.key], |r| r.get(0))?;
         Submitted::Exists(state_of(state))
     };
     Ok(submitted)
@@ -212,19 +218,19 @@ pub(super) fn record(
         .map_err(|_| Error::LeaseLost(lease.key.clone()))?;
     let ended = floor_us(attempt.ended_at);
     let changed = match next {
-        Next::Retry(at) => conn.execute(
+        Next::Retry(at) => conn.prepare_cached(
             "UPDATE persevere_jobs SET state = 0, next_at = ?3, previous_delay_us = ?4
-             WHERE key = ?1 AND state = 1 AND attempt = ?2",
+             WHERE key = ?1 AND state = 1 AND attempt = ?2")?.execute(
             params![lease.key, token, ceil_us(at), attempt.delay.map(to_us)],
         )?,
-        Next::Complete => conn.execute(
+        Next::Complete => conn.prepare_cached(
             "UPDATE persevere_jobs SET state = 2, next_at = NULL, finished_at = ?3
-             WHERE key = ?1 AND state = 1 AND attempt = ?2",
+             WHERE key = ?1 AND state = 1 AND attempt = ?2")?.execute(
             params![lease.key, token, ended],
         )?,
-        Next::DeadLetter(reason) => conn.execute(
+        Next::DeadLetter(reason) => conn.prepare_cached(
             "UPDATE persevere_jobs SET state = 3, next_at = NULL, finished_at = ?3, dead_reason = ?4
-             WHERE key = ?1 AND state = 1 AND attempt = ?2",
+             WHERE key = ?1 AND state = 1 AND attempt = ?2")?.execute(
             params![lease.key, token, ended, stop_reason_name(reason)],
         )?,
     };

@@ -72,7 +72,7 @@ where
 }
 
 /// An error for each operation of a group that failed as a whole.
-fn copy(error: &Error) -> Error {
+pub(super) fn copy(error: &Error) -> Error {
     match error {
         Error::Locked(d) => Error::Locked(*d),
         Error::ReadOnly(m) => Error::ReadOnly(m.clone()),
@@ -120,6 +120,11 @@ impl Writer {
             }),
             busy,
         })
+    }
+
+    /// The busy timeout errors are reported with.
+    pub(super) fn busy(&self) -> Duration {
+        self.busy
     }
 
     /// Runs `op` on the connection, inside a transaction, and waits for it

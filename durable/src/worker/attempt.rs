@@ -1,6 +1,7 @@
 //! One attempt of a claimed job: run it, decide what comes next, record
 //! both.
 
+use super::recorder::Recorder;
 use super::{Shared, decide};
 use crate::error::Error;
 use crate::history::{AttemptOutcome, AttemptRecord};
@@ -14,14 +15,16 @@ use tokio::sync::OwnedSemaphorePermit;
 
 pub(super) async fn run_in_slot<S: Store>(
     shared: Arc<Shared<S>>,
+    recorder: Recorder,
     job: Claimed,
     _slot: OwnedSemaphorePermit,
 ) {
-    process(shared, job).await;
+    process(shared, recorder, job).await;
 }
 
-/// Runs one claimed attempt and records it.
-pub(super) async fn process<S: Store>(shared: Arc<Shared<S>>, job: Claimed) {
+/// Runs one claimed attempt and records it (through the worker's writer
+/// task, with the records of the attempts that end at the same time).
+pub(super) async fn process<S: Store>(shared: Arc<Shared<S>>, recorder: Recorder, job: Claimed) {
     let Some(handler) = shared.handlers.get(&job.kind) else {
         return; // claims name only this worker's kinds
     };
@@ -99,7 +102,7 @@ pub(super) async fn process<S: Store>(shared: Arc<Shared<S>>, job: Claimed) {
     };
     // A store that fails for a moment (a locked database) is retried with
     // persevere itself; a lost lease is final.
-    let recorded = persevere::retry(|| shared.store.record(&job.lease, record.clone(), next))
+    let recorded = persevere::retry(|| recorder.record(&job.lease, record.clone(), next))
         .policy(
             Exponential::new()
                 .with_initial_delay(Duration::from_millis(20))

@@ -4,6 +4,7 @@ mod attempt;
 mod builder;
 mod decide;
 mod handler;
+mod recorder;
 
 pub use builder::WorkerBuilder;
 pub use handler::{Delivery, Handler};
@@ -14,6 +15,7 @@ use crate::job::Claimed;
 use crate::store::Store;
 use attempt::{process, run_in_slot};
 use persevere::{AttemptContext, Exponential, Jitter, JitterRng, RetryPolicy};
+use recorder::Recorder;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
@@ -36,7 +38,11 @@ pub const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
 /// and the time elapsed since the stored first attempt), and writes the
 /// rescheduled job to the store *before* it moves on; nothing waits in
 /// memory. Attempts of different jobs interleave: a job waiting for its
-/// retry holds no worker, and a slow attempt holds only its own slot.
+/// retry holds no worker, and a slow attempt holds only its own slot. The
+/// records of attempts that end together go to the store in one
+/// [`Store::record_many`] call (one transaction on the SQLite and
+/// PostgreSQL stores); an attempt's slot is freed once its own record is
+/// committed.
 ///
 /// # Delivery
 ///
@@ -142,11 +148,14 @@ impl<S: Store> Worker<S> {
         let limit = self.batch.min(self.concurrency);
         let claimed = self.claim(limit).await?;
         let n = claimed.len();
+        let (recorder, writer) = Recorder::start(Arc::clone(&self.shared));
         let mut tasks = JoinSet::new();
         for job in claimed {
-            tasks.spawn(process(Arc::clone(&self.shared), job));
+            tasks.spawn(process(Arc::clone(&self.shared), recorder.clone(), job));
         }
+        drop(recorder);
         while tasks.join_next().await.is_some() {}
+        let _ = writer.await;
         Ok(n)
     }
 
@@ -196,6 +205,7 @@ impl<S: Store> Worker<S> {
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
         let slots = Arc::new(Semaphore::new(self.concurrency));
+        let (recorder, writer) = Recorder::start(Arc::clone(&self.shared));
         let mut tasks = JoinSet::new();
         let mut failures = 0u32;
         loop {
@@ -224,7 +234,12 @@ impl<S: Store> Worker<S> {
                                 Err(_) => break, // unreachable: only this loop takes slots
                             },
                         };
-                        tasks.spawn(run_in_slot(Arc::clone(&self.shared), job, slot));
+                        tasks.spawn(run_in_slot(
+                            Arc::clone(&self.shared),
+                            recorder.clone(),
+                            job,
+                            slot,
+                        ));
                     }
                     None
                 }
@@ -242,7 +257,9 @@ impl<S: Store> Worker<S> {
                 }
             }
         }
+        drop(recorder);
         while tasks.join_next().await.is_some() {}
+        let _ = writer.await;
     }
 
     async fn claim(&self, limit: usize) -> Result<Vec<Claimed>, Error> {

@@ -5,6 +5,12 @@
 //! Usage: `persevere-durable-crash-worker run|finish DB LOG`, where DB is a
 //! SQLite file, or (with the `postgres` feature) a `postgres://` URL.
 //!
+//! The throughput benches run it as their second process:
+//! `persevere-durable-crash-worker bench DB CONCURRENCY` runs the benches'
+//! jobs of kind `bench` (the first attempt fails, the second succeeds),
+//! prints `ready` once its store is open, and runs until it is killed, or
+//! for 300 s at most.
+//!
 //! The log gets one line per event, written with one `write` to a file
 //! opened for appending, so a SIGKILL never leaves half a line:
 //! `S key attempt micros pid` when an attempt starts, `O key attempt` when it
@@ -26,8 +32,13 @@ const POLL: Duration = Duration::from_millis(10);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
+    if let [_, mode, db, concurrency] = &args[..]
+        && mode == "bench"
+    {
+        return bench(db, concurrency.parse().unwrap_or(1));
+    }
     let [_, mode, db, log] = &args[..] else {
-        eprintln!("usage: persevere-durable-crash-worker run|finish DB LOG");
+        eprintln!("usage: persevere-durable-crash-worker run|finish DB LOG | bench DB CONCURRENCY");
         return ExitCode::from(64);
     };
     let finish = match mode.as_str() {
@@ -176,4 +187,44 @@ async fn work(store: impl Counted, log: Arc<Mutex<File>>, finish: bool) -> ExitC
     } else {
         ExitCode::from(2)
     }
+}
+
+/// The benches' second process: see the module's docs.
+fn bench(db: &str, concurrency: usize) -> ExitCode {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    #[cfg(feature = "postgres")]
+    if db.starts_with("postgres://") {
+        let store = rt
+            .block_on(persevere_durable::PostgresStore::connect(db))
+            .expect("store");
+        return rt.block_on(bench_work(store, concurrency));
+    }
+    let store = SqliteStore::open(db).expect("store");
+    rt.block_on(bench_work(store, concurrency))
+}
+
+async fn bench_work(store: impl Store, concurrency: usize) -> ExitCode {
+    let handler = Handler::new(|job: Delivery| async move {
+        if job.attempt == 1 {
+            Err("first attempt fails")
+        } else {
+            Ok(())
+        }
+    })
+    .policy(persevere::Fixed::new(Duration::ZERO).with_max_attempts(3));
+    let worker = Worker::builder(store)
+        .concurrency(concurrency.max(1))
+        .batch(64)
+        .poll_interval(Duration::from_millis(1))
+        .handler("bench", handler)
+        .build()
+        .expect("worker");
+    println!("ready");
+    worker
+        .run(tokio::time::sleep(Duration::from_secs(300)))
+        .await;
+    ExitCode::SUCCESS
 }

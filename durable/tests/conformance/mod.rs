@@ -9,10 +9,11 @@
 //! fails the test.
 //!
 //! The items are in `items.rs` (the store's contract, driven by hand) and
-//! `workers.rs` (workers on the store).
+//! `workers.rs` (workers on the store), `batches.rs` (many jobs at once).
 
 #![allow(dead_code, unreachable_pub)] // each store's file uses a part of it
 
+pub mod batches;
 pub mod items;
 pub mod workers;
 
@@ -76,6 +77,8 @@ macro_rules! conformance_suite {
             items::status_by_key,
             items::records_fail_alone,
             items::absurd_times_are_clamped,
+            batches::submit_many_is_keyed,
+            batches::record_many_fails_alone,
             workers::reschedule_at_the_policys_time,
             workers::cap_and_deadline_across_restarts,
             workers::many_workers_share_one_store,
