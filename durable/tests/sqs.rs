@@ -28,7 +28,10 @@ fn kinds() -> Vec<String> {
 async fn setup(test: &str) -> Option<(Clocked, tokio::sync::OwnedMutexGuard<()>)> {
     let endpoint = sqs_support::endpoint(test)?;
     let serial = sqs_support::serial().await;
-    Some((Clocked::new(&endpoint, &sqs_support::fresh_prefix()), serial))
+    Some((
+        Clocked::new(&endpoint, &sqs_support::fresh_prefix()),
+        serial,
+    ))
 }
 
 #[tokio::test]
@@ -43,13 +46,19 @@ async fn a_wait_past_fifteen_minutes_is_chained_and_never_early() {
     // The message surfaces at 900 s and 1800 s (SQS's longest delay), is
     // sent again each time, and is claimed only when due.
     for at in [899, 900, 1000, 1800, 1999] {
-        let claimed = store.claim(&kinds(), 10, now + Duration::from_secs(at), LEASE).await;
+        let claimed = store
+            .claim(&kinds(), 10, now + Duration::from_secs(at), LEASE)
+            .await;
         assert!(claimed.unwrap().is_empty(), "claimed at {at} s");
     }
     let claimed = store.claim(&kinds(), 10, due, LEASE).await.unwrap();
     assert_eq!(claimed.len(), 1);
     let job = &claimed[0];
-    assert_eq!((job.attempt, job.interrupted), (1, false), "surfacing early is no attempt");
+    assert_eq!(
+        (job.attempt, job.interrupted),
+        (1, false),
+        "surfacing early is no attempt"
+    );
     assert_eq!(job.payload, b"p");
 }
 
@@ -59,23 +68,52 @@ async fn cut_attempts_are_in_the_dead_letters_history() {
         return;
     };
     let now = start();
-    store.submit(NewJob::new("k", "email", vec![]), now).await.unwrap();
-    let first = store.claim(&kinds(), 1, now, LEASE).await.unwrap().remove(0);
-    let second = store.claim(&kinds(), 1, now + LEASE, LEASE).await.unwrap().remove(0);
+    store
+        .submit(NewJob::new("k", "email", vec![]), now)
+        .await
+        .unwrap();
+    let first = store
+        .claim(&kinds(), 1, now, LEASE)
+        .await
+        .unwrap()
+        .remove(0);
+    let second = store
+        .claim(&kinds(), 1, now + LEASE, LEASE)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!((second.attempt, second.interrupted), (2, true));
     assert_eq!(second.first_attempt_at, now);
     // The first lease is spent: this handle saw the message claimed again.
     let late = record(1, now + LEASE, AttemptOutcome::Succeeded);
     let lost = store.record(&first.lease, late, Next::Complete).await;
     assert!(matches!(lost, Err(Error::LeaseLost(_))), "{lost:?}");
-    let stopped = record(2, now + LEASE, AttemptOutcome::Stopped(StopReason::Terminal));
+    let stopped = record(
+        2,
+        now + LEASE,
+        AttemptOutcome::Stopped(StopReason::Terminal),
+    );
     let dead = Next::DeadLetter(StopReason::Terminal);
-    store.record(&second.lease, stopped.clone(), dead).await.unwrap();
+    store
+        .record(&second.lease, stopped.clone(), dead)
+        .await
+        .unwrap();
     let letters = store.dead_letters(10).await.unwrap();
     assert_eq!(letters.len(), 1);
-    let outcomes: Vec<_> = letters[0].history.iter().map(|a| (a.attempt, a.outcome)).collect();
-    assert_eq!(outcomes, [(1, AttemptOutcome::Interrupted), (2, stopped.outcome)]);
-    assert_eq!(letters[0].history[0].ended_at, now + LEASE, "cut by the claim that found it");
+    let outcomes: Vec<_> = letters[0]
+        .history
+        .iter()
+        .map(|a| (a.attempt, a.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [(1, AttemptOutcome::Interrupted), (2, stopped.outcome)]
+    );
+    assert_eq!(
+        letters[0].history[0].ended_at,
+        now + LEASE,
+        "cut by the claim that found it"
+    );
     assert_eq!(letters[0].history[1], stopped);
 }
 
@@ -97,7 +135,10 @@ async fn the_policys_schedule_and_a_capped_history() {
         return;
     };
     let clock = ManualClock::new(start());
-    store.submit(NewJob::new("k", "job", vec![]), clock.now()).await.unwrap();
+    store
+        .submit(NewJob::new("k", "job", vec![]), clock.now())
+        .await
+        .unwrap();
     const ATTEMPTS: u32 = 40;
     let handler = Handler::new(|_: Delivery| async { Err::<(), _>("é".repeat(2000)) })
         .policy(Fixed::new(60 * SEC).with_max_attempts(ATTEMPTS));
@@ -125,7 +166,11 @@ async fn the_policys_schedule_and_a_capped_history() {
     assert_eq!(numbers, expected, "the latest attempts, in order");
     let delays = &dead.history[..dead.history.len() - 1];
     assert!(delays.iter().all(|a| a.delay == Some(60 * SEC)));
-    let bytes: usize = dead.history.iter().map(|a| a.error.as_ref().map_or(0, String::len)).sum();
+    let bytes: usize = dead
+        .history
+        .iter()
+        .map(|a| a.error.as_ref().map_or(0, String::len))
+        .sum();
     assert!(bytes < SQS_MAX_HISTORY, "{bytes}");
 }
 
@@ -136,7 +181,10 @@ async fn requeue_and_purge_find_dead_letters_by_key() {
     };
     let now = start();
     for i in 0..25 {
-        store.submit(NewJob::new(format!("d{i}"), "email", vec![]), now).await.unwrap();
+        store
+            .submit(NewJob::new(format!("d{i}"), "email", vec![]), now)
+            .await
+            .unwrap();
     }
     let claimed = store.claim(&kinds(), 25, now, LEASE).await.unwrap();
     assert_eq!(claimed.len(), 25);
@@ -157,7 +205,14 @@ async fn requeue_and_purge_find_dead_letters_by_key() {
     assert!(!keys.contains(&"d3".to_owned()) && !keys.contains(&"d17".to_owned()));
     let again = store.claim(&kinds(), 10, now + SEC, LEASE).await.unwrap();
     assert_eq!(again.len(), 1);
-    assert_eq!((again[0].key.as_str(), again[0].attempt, again[0].round_attempt), ("d3", 2, 1));
+    assert_eq!(
+        (
+            again[0].key.as_str(),
+            again[0].attempt,
+            again[0].round_attempt
+        ),
+        ("d3", 2, 1)
+    );
 }
 
 #[tokio::test]
@@ -169,21 +224,36 @@ async fn submit_checks_sizes_and_makes_a_second_job_for_a_second_submit() {
     let big = NewJob::new("big", "email", vec![7; SQS_MAX_PAYLOAD + 1]);
     let err = store.submit(big, now).await.unwrap_err();
     assert!(
-        matches!(err, Error::PayloadTooLarge { limit: SQS_MAX_PAYLOAD, .. }),
+        matches!(
+            err,
+            Error::PayloadTooLarge {
+                limit: SQS_MAX_PAYLOAD,
+                ..
+            }
+        ),
         "{err}"
     );
     let largest = NewJob::new("largest", "email", vec![7; SQS_MAX_PAYLOAD]);
     store.submit(largest, now).await.unwrap();
     // No key lookup: a second submit is a second job, and the store says so.
-    store.submit(NewJob::new("twice", "email", vec![]), now).await.unwrap();
-    store.submit(NewJob::new("twice", "email", vec![]), now).await.unwrap();
+    store
+        .submit(NewJob::new("twice", "email", vec![]), now)
+        .await
+        .unwrap();
+    store
+        .submit(NewJob::new("twice", "email", vec![]), now)
+        .await
+        .unwrap();
     assert!(matches!(store.checks_keys(), Err(Error::Unsupported(_))));
     let claimed = store.claim(&kinds(), 10, now, LEASE).await.unwrap();
     let twice = claimed.iter().filter(|c| c.key == "twice").count();
     assert_eq!(twice, 2);
     let largest = claimed.iter().find(|c| c.key == "largest").unwrap();
     assert_eq!(largest.payload.len(), SQS_MAX_PAYLOAD);
-    assert!(matches!(store.status("twice").await, Err(Error::Unsupported(_))));
+    assert!(matches!(
+        store.status("twice").await,
+        Err(Error::Unsupported(_))
+    ));
 }
 
 #[test]
@@ -191,7 +261,16 @@ fn bad_prefixes_are_refused() {
     for prefix in ["", "has.dot", &"p".repeat(41)] {
         let options = SqsOptions::new().with_prefix(prefix);
         let err = SqsStore::local("http://127.0.0.1:9", options).unwrap_err();
-        assert!(matches!(err, Error::InvalidName { .. } | Error::Backend(_)), "{err}");
+        assert!(
+            matches!(err, Error::InvalidName { .. } | Error::Backend(_)),
+            "{err}"
+        );
     }
-    assert!(SqsStore::local("http://127.0.0.1:9", SqsOptions::new().with_prefix("ok_1-a")).is_ok());
+    assert!(
+        SqsStore::local(
+            "http://127.0.0.1:9",
+            SqsOptions::new().with_prefix("ok_1-a")
+        )
+        .is_ok()
+    );
 }

@@ -11,14 +11,14 @@ mod sqs_support;
 
 use persevere::Fixed;
 use persevere_durable::{
-    AttemptOutcome, AttemptRecord, Delivery, Error, Handler, NewJob, Next, Store, SystemClock,
-    Clock, Worker,
+    AttemptOutcome, AttemptRecord, Clock, Delivery, Error, Handler, NewJob, Next, Store,
+    SystemClock, Worker,
 };
 use std::collections::HashMap;
 use std::process::Stdio;
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use std::process::{Child, Command};
 
 const PYTHON_VAR: &str = "PERSEVERE_DURABLE_SQS_PYTHON";
 
@@ -52,7 +52,10 @@ async fn start_moto(python: &str, port: u16) -> Moto {
     // Bounded: 30 s of 50 ms polls.
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(30) {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return child;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -64,7 +67,10 @@ async fn start_moto(python: &str, port: u16) -> Moto {
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
-        assert!(started.elapsed() < Duration::from_secs(60), "timed out waiting for {what}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -75,7 +81,11 @@ async fn the_server_is_killed_and_restarted_mid_run() {
         println!("skipped the SQS restart test: {PYTHON_VAR} is not set (bash .ci/sqs runs it)");
         return;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let mut moto = start_moto(&python, port).await;
     let store = sqs_support::store(&endpoint, "restart");
@@ -85,7 +95,11 @@ async fn the_server_is_killed_and_restarted_mid_run() {
     let handler = {
         let seen = Arc::clone(&seen);
         Handler::new(move |job: Delivery| {
-            *seen.lock().unwrap().entry((job.key.clone(), job.attempt)).or_default() += 1;
+            *seen
+                .lock()
+                .unwrap()
+                .entry((job.key.clone(), job.attempt))
+                .or_default() += 1;
             async move { if job.attempt == 1 { Err("503") } else { Ok(()) } }
         })
         .policy(Fixed::new(Duration::from_millis(1)))
@@ -98,7 +112,11 @@ async fn the_server_is_killed_and_restarted_mid_run() {
         .unwrap();
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let run = tokio::spawn(async move {
-        worker.run(async move { let _ = stopped.wait_for(|s| *s).await; }).await;
+        worker
+            .run(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await;
     });
     let done = |prefix: &str, n: usize| {
         let seen = seen.lock().unwrap();
@@ -113,9 +131,17 @@ async fn the_server_is_killed_and_restarted_mid_run() {
 
     // A job claimed by hand, to record while the server is down.
     let other = sqs_support::store(&endpoint, "restart-hand");
-    other.submit(NewJob::new("held", "hand", vec![]), SystemClock.now()).await.unwrap();
+    other
+        .submit(NewJob::new("held", "hand", vec![]), SystemClock.now())
+        .await
+        .unwrap();
     let held = other
-        .claim(&["hand".into()], 1, SystemClock.now(), Duration::from_secs(30))
+        .claim(
+            &["hand".into()],
+            1,
+            SystemClock.now(),
+            Duration::from_secs(30),
+        )
         .await
         .unwrap()
         .remove(0);
@@ -125,8 +151,13 @@ async fn the_server_is_killed_and_restarted_mid_run() {
     let refused = store.submit(NewJob::new("lost?", "job", vec![]), now).await;
     assert!(matches!(refused, Err(Error::Unavailable(_))), "{refused:?}");
     let attempt = AttemptRecord {
-        attempt: 1, started_at: now, ended_at: now, outcome: AttemptOutcome::Succeeded,
-        error: None, classification: None, delay: None,
+        attempt: 1,
+        started_at: now,
+        ended_at: now,
+        outcome: AttemptOutcome::Succeeded,
+        error: None,
+        classification: None,
+        delay: None,
     };
     let record = other.record(&held.lease, attempt, Next::Complete).await;
     assert!(matches!(record, Err(Error::Unavailable(_))), "{record:?}");
@@ -137,18 +168,30 @@ async fn the_server_is_killed_and_restarted_mid_run() {
     let _moto = start_moto(&python, port).await;
     for i in 0..20 {
         let job = NewJob::new(format!("after-{i}"), "job", vec![]);
-        store.submit(job, SystemClock.now()).await.expect("the queue is created again");
+        store
+            .submit(job, SystemClock.now())
+            .await
+            .expect("the queue is created again");
     }
     wait_for("the jobs after the restart", || done("after", 20)).await;
     let _ = stop.send(true);
-    tokio::time::timeout(Duration::from_secs(30), run).await.expect("the worker stops").unwrap();
+    tokio::time::timeout(Duration::from_secs(30), run)
+        .await
+        .expect("the worker stops")
+        .unwrap();
 
     let seen = seen.lock().unwrap();
-    assert!(!seen.keys().any(|(k, _)| k == "lost?"), "a refused submit made no job");
+    assert!(
+        !seen.keys().any(|(k, _)| k == "lost?"),
+        "a refused submit made no job"
+    );
     for prefix in ["before", "after"] {
         for i in 0..20 {
             for attempt in [1, 2] {
-                let n = seen.get(&(format!("{prefix}-{i}"), attempt)).copied().unwrap_or(0);
+                let n = seen
+                    .get(&(format!("{prefix}-{i}"), attempt))
+                    .copied()
+                    .unwrap_or(0);
                 assert!(n >= 1, "{prefix}-{i} attempt {attempt} ran {n} times");
             }
         }
