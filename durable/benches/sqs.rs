@@ -12,6 +12,8 @@
 //! Run with `PERSEVERE_DURABLE_SQS_ENDPOINT=http://127.0.0.1:PORT cargo
 //! bench -p persevere-durable --features sqs --bench sqs` against
 //! `.ci/sqs-moto.py`; without the variable it prints that it was skipped.
+//! `PERSEVERE_DURABLE_SQS_BENCH_JOBS=200` runs fewer jobs (moto scans a
+//! whole queue on each receive, so it slows down as the queue grows).
 
 #[path = "../tests/sqs_support/mod.rs"]
 mod sqs_support;
@@ -23,11 +25,19 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
-const JOBS: usize = 1000;
+/// The jobs per run: 1,000 as in `postgres.rs`, or
+/// `PERSEVERE_DURABLE_SQS_BENCH_JOBS` (moto slows down as a queue grows).
+fn jobs() -> usize {
+    std::env::var("PERSEVERE_DURABLE_SQS_BENCH_JOBS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1000)
+}
 
 /// One run under a fresh prefix; the time from the first submit to the last
 /// recorded success.
-async fn run(endpoint: &str, workers: usize) -> Duration {
+async fn run(endpoint: &str, workers: usize, jobs: usize) -> Duration {
     let store = sqs_support::store(endpoint, &sqs_support::fresh_prefix());
     let done = Arc::new(AtomicUsize::new(0));
     let all_done = Arc::new(Notify::new());
@@ -38,7 +48,7 @@ async fn run(endpoint: &str, workers: usize) -> Duration {
             if job.attempt == 1 {
                 return Err("first attempt fails");
             }
-            if count.fetch_add(1, SeqCst) + 1 == JOBS {
+            if count.fetch_add(1, SeqCst) + 1 == jobs {
                 notify.notify_one();
             }
             Ok(())
@@ -53,7 +63,7 @@ async fn run(endpoint: &str, workers: usize) -> Duration {
         .build()
         .unwrap();
     let start = Instant::now();
-    for i in 0..JOBS {
+    for i in 0..jobs {
         let job = NewJob::new(i.to_string(), "bench", vec![0; 64]);
         store.submit(job, SystemClock.now()).await.unwrap();
     }
@@ -82,10 +92,11 @@ fn main() {
     rt.block_on(async {
         // The tests may have left moto's clock set: give it the wall clock.
         sqs_support::set_clock(&endpoint, None).await;
-        println!("retried jobs per second, SQS store on moto ({JOBS} jobs, each failing once):");
+        let jobs = jobs();
+        println!("retried jobs per second, SQS store on moto ({jobs} jobs, each failing once):");
         for workers in [1, 4, 16] {
-            let elapsed = run(&endpoint, workers).await;
-            let rate = JOBS as f64 / elapsed.as_secs_f64();
+            let elapsed = run(&endpoint, workers, jobs).await;
+            let rate = jobs as f64 / elapsed.as_secs_f64();
             println!("  {workers:>2} workers: {rate:>7.1} jobs/s ({elapsed:.2?})");
         }
     });
