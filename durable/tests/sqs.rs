@@ -274,3 +274,80 @@ fn bad_prefixes_are_refused() {
         .is_ok()
     );
 }
+
+/// A worker that vanishes (its process crashed: the store handle and its
+/// leases are gone) mid-wait and mid-attempt loses no job: a fresh store
+/// and worker on the same queues run both, the cut attempt after its lease,
+/// the waiting one when due.
+#[tokio::test]
+async fn a_worker_lost_mid_wait_and_mid_attempt_loses_nothing() {
+    let Some(endpoint) = sqs_support::endpoint("a_worker_lost_mid_wait_and_mid_attempt") else {
+        return;
+    };
+    let _serial = sqs_support::serial().await;
+    let prefix = sqs_support::fresh_prefix();
+    let clock = ManualClock::new(start());
+    let store = Clocked::new(&endpoint, &prefix);
+    let handler = Handler::new(|job: Delivery| async move {
+        if job.key == "mid-attempt" {
+            std::future::pending::<()>().await;
+        }
+        Err::<(), _>("503")
+    })
+    .policy(Fixed::new(60 * SEC));
+    let lost = Worker::builder(store.clone())
+        .clock(clock.clone())
+        .lease(LEASE)
+        .handler("job", handler)
+        .build()
+        .unwrap();
+    store
+        .submit(NewJob::new("mid-wait", "job", vec![]), clock.now())
+        .await
+        .unwrap();
+    assert_eq!(lost.run_once().await.unwrap(), 1, "failed, waits 60 s");
+    store
+        .submit(NewJob::new("mid-attempt", "job", vec![]), clock.now())
+        .await
+        .unwrap();
+    let cut = tokio::time::timeout(Duration::from_millis(500), lost.run_once()).await;
+    assert!(cut.is_err(), "the attempt hangs, and its worker is dropped");
+    drop((lost, store));
+
+    // A new "process": a new store handle and worker on the same queues.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let handler = {
+        let seen = std::sync::Arc::clone(&seen);
+        Handler::new(move |job: Delivery| {
+            seen.lock().unwrap().push((job.key.clone(), job.attempt));
+            async { Ok::<(), &str>(()) }
+        })
+    };
+    let fresh = Worker::builder(Clocked::new(&endpoint, &prefix))
+        .clock(clock.clone())
+        .lease(LEASE)
+        .handler("job", handler)
+        .build()
+        .unwrap();
+    clock.set(start() + LEASE - Duration::from_millis(1));
+    assert_eq!(
+        fresh.run_once().await.unwrap(),
+        0,
+        "the cut attempt's lease holds"
+    );
+    clock.set(start() + LEASE);
+    assert_eq!(fresh.run_once().await.unwrap(), 1);
+    clock.set(start() + 60 * SEC);
+    assert_eq!(fresh.run_once().await.unwrap(), 1);
+    clock.set(start() + 3600 * SEC);
+    assert_eq!(
+        fresh.run_once().await.unwrap(),
+        0,
+        "nothing left, nothing twice"
+    );
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        *seen,
+        [("mid-attempt".to_owned(), 2), ("mid-wait".to_owned(), 2)]
+    );
+}
