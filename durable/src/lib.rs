@@ -11,11 +11,16 @@ mod job;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
+#[cfg(feature = "sqs")]
+mod sqs;
 mod store;
 #[cfg(feature = "serde")]
 mod typed;
 mod worker;
 
+/// The AWS SDK's SQS client the `sqs` feature uses, for its `Config`.
+#[cfg(feature = "sqs")]
+pub use aws_sdk_sqs;
 pub use clock::{Clock, ManualClock, SystemClock};
 /// The pool the `postgres` feature uses: [`PostgresStore::client`] lends
 /// its connections.
@@ -30,6 +35,8 @@ pub use job::{
 #[cfg(feature = "postgres")]
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::{DEFAULT_BUSY_TIMEOUT, JobCounts, SqliteOptions, SqliteStore};
+#[cfg(feature = "sqs")]
+pub use sqs::{SQS_MAX_HISTORY, SQS_MAX_PAYLOAD, SqsOptions, SqsStore};
 pub use store::Store;
 /// The PostgreSQL client the `postgres` feature uses, for its `Config`
 /// and `Transaction` types.

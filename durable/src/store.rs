@@ -316,6 +316,27 @@ pub trait Store: Send + Sync + 'static {
     /// [`Error::NotFound`] if no dead-lettered job has this key; backend
     /// failures, or [`Error::Unsupported`].
     fn purge(&self, key: &str) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// Whether [`submit`](Self::submit) checks keys: `Ok` if a second
+    /// submission under one key is the same job (the default),
+    /// [`Error::Unsupported`] if the store cannot look a key up and records
+    /// every submission as a new job (the SQS store).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use persevere_durable::*;
+    /// let store = SqliteStore::open_in_memory()?;
+    /// assert!(store.checks_keys().is_ok());
+    /// # Ok::<(), Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unsupported`] for a store whose keys are not checked.
+    fn checks_keys(&self) -> Result<(), Error> {
+        Ok(())
+    }
 }
 
 /// Checks a job's key, kind and payload against the documented limits.

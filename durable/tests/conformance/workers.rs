@@ -77,10 +77,14 @@ pub async fn cap_and_deadline_across_restarts<H: Harness>(h: &H) -> Result<(), E
         clock.advance(SEC);
     }
     let store = h.open().await;
-    let capped = store.status("capped").await?.expect("the job");
+    let capped = super::items::final_status(&store, "capped")
+        .await?
+        .expect("the job");
     assert_eq!(capped.attempts, 3);
     assert_eq!(capped.dead_reason, Some(StopReason::AttemptsExhausted));
-    let late = store.status("deadline").await?.expect("the job");
+    let late = super::items::final_status(&store, "deadline")
+        .await?
+        .expect("the job");
     assert_eq!(late.state, JobState::DeadLettered);
     assert_eq!(late.dead_reason, Some(StopReason::Deadline));
     assert_eq!(
