@@ -20,7 +20,9 @@ import sys
 
 
 def version_key(text):
-    return tuple(int(part) for part in text.split("."))
+    """"1.85" and "1.85.0" are the same version: pad to three parts."""
+    parts = [int(part) for part in text.split(".")]
+    return tuple(parts + [0] * (3 - len(parts)))
 
 
 def main():
