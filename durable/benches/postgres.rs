@@ -16,46 +16,16 @@
 #[path = "../tests/pg/mod.rs"]
 mod pg;
 
+mod support;
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use persevere::{Fixed, RetryPolicyExt};
-use persevere_durable::{
-    Clock, Delivery, Handler, NewJob, PostgresStore, Store, SystemClock, Worker,
-};
+use persevere_durable::{Clock, NewJob, Store, SystemClock};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant};
 
 const JOBS: usize = 1000;
-
-/// The bench's worker on `store`: the first attempt fails, the second
-/// succeeds and counts in `done`.
-fn worker(
-    store: &PostgresStore,
-    concurrency: usize,
-    done: &Arc<AtomicUsize>,
-) -> Worker<PostgresStore> {
-    let done = Arc::clone(done);
-    let handler = Handler::new(move |job: Delivery| {
-        let done = Arc::clone(&done);
-        async move {
-            if job.attempt == 1 {
-                return Err("first attempt fails");
-            }
-            done.fetch_add(1, SeqCst);
-            Ok(())
-        }
-    })
-    .policy(Fixed::new(Duration::ZERO).with_max_attempts(3));
-    Worker::builder(store.clone())
-        .concurrency(concurrency)
-        .batch(64)
-        .poll_interval(Duration::from_millis(1))
-        .handler("bench", handler)
-        .build()
-        .unwrap()
-}
 
 /// A second worker process on `schema`, connected and ready.
 fn second_process(url: &str, schema: &str, concurrency: usize) -> Child {
@@ -80,8 +50,7 @@ async fn run(url: &str, processes: usize, concurrency: usize) -> Duration {
     let schema = pg::fresh_schema(url).await;
     let store = pg::open(url, &schema, concurrency.clamp(2, 16)).await;
     let mut child = (processes > 1).then(|| second_process(url, &schema, concurrency));
-    let done = Arc::new(AtomicUsize::new(0));
-    let worker = worker(&store, concurrency, &done);
+    let (worker, progress) = support::retried_worker(&store, concurrency, JOBS);
     let start = Instant::now();
     let jobs = (0..JOBS)
         .map(|i| NewJob::new(i.to_string(), "bench", vec![0; 64]))
@@ -95,7 +64,7 @@ async fn run(url: &str, processes: usize, concurrency: usize) -> Duration {
         loop {
             assert!(Instant::now() < deadline, "bench run did not finish");
             let finished = if processes == 1 {
-                done.load(SeqCst) >= JOBS
+                progress.done.load(SeqCst) >= JOBS
             } else {
                 store.counts().await.unwrap().succeeded >= JOBS as u64
             };

@@ -18,12 +18,10 @@
 #[path = "../tests/sqs_support/mod.rs"]
 mod sqs_support;
 
-use persevere::{Fixed, RetryPolicyExt};
-use persevere_durable::{Clock, Delivery, Handler, NewJob, Store, SystemClock, Worker};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+mod support;
+
+use persevere_durable::{Clock, NewJob, Store, SystemClock};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 /// The jobs per run: 1,000 as in `postgres.rs`, or
 /// `PERSEVERE_DURABLE_SQS_BENCH_JOBS` (moto slows down as a queue grows).
@@ -39,35 +37,13 @@ fn jobs() -> usize {
 /// recorded success.
 async fn run(endpoint: &str, workers: usize, jobs: usize) -> Duration {
     let store = sqs_support::store(endpoint, &sqs_support::fresh_prefix());
-    let done = Arc::new(AtomicUsize::new(0));
-    let all_done = Arc::new(Notify::new());
-    let (count, notify) = (Arc::clone(&done), Arc::clone(&all_done));
-    let handler = Handler::new(move |job: Delivery| {
-        let (count, notify) = (Arc::clone(&count), Arc::clone(&notify));
-        async move {
-            if job.attempt == 1 {
-                return Err("first attempt fails");
-            }
-            if count.fetch_add(1, SeqCst) + 1 == jobs {
-                notify.notify_one();
-            }
-            Ok(())
-        }
-    })
-    .policy(Fixed::new(Duration::ZERO).with_max_attempts(3));
-    let worker = Worker::builder(store.clone())
-        .concurrency(workers)
-        .batch(64)
-        .poll_interval(Duration::from_millis(1))
-        .handler("bench", handler)
-        .build()
-        .unwrap();
+    let (worker, progress) = support::retried_worker(&store, workers, jobs);
     let start = Instant::now();
     for i in 0..jobs {
         let job = NewJob::new(i.to_string(), "bench", vec![0; 64]);
         store.submit(job, SystemClock.now()).await.unwrap();
     }
-    let wait = tokio::time::timeout(Duration::from_secs(600), all_done.notified());
+    let wait = tokio::time::timeout(Duration::from_secs(600), progress.all_done.notified());
     worker
         .run(async { wait.await.expect("bench run finished") })
         .await;

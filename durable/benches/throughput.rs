@@ -8,15 +8,12 @@
 //!
 //! Run with `cargo bench -p persevere-durable --bench throughput`.
 
+mod support;
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use persevere::{Fixed, RetryPolicyExt};
-use persevere_durable::{
-    Clock, Delivery, Handler, NewJob, SqliteStore, Store, SystemClock, Worker,
-};
-use std::sync::Arc;
+use persevere_durable::{Clock, NewJob, SqliteStore, Store, SystemClock};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
 
 const JOBS: usize = 1000;
 
@@ -26,35 +23,13 @@ const JOBS: usize = 1000;
 async fn run(workers: usize, round: usize) -> Duration {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path().join("bench.db")).unwrap();
-    let done = Arc::new(AtomicUsize::new(0));
-    let all_done = Arc::new(Notify::new());
-    let (count, notify) = (Arc::clone(&done), Arc::clone(&all_done));
-    let handler = Handler::new(move |job: Delivery| {
-        let (count, notify) = (Arc::clone(&count), Arc::clone(&notify));
-        async move {
-            if job.attempt == 1 {
-                return Err("first attempt fails");
-            }
-            if count.fetch_add(1, SeqCst) + 1 == JOBS {
-                notify.notify_one();
-            }
-            Ok(())
-        }
-    })
-    .policy(Fixed::new(Duration::ZERO).with_max_attempts(3));
-    let worker = Worker::builder(store.clone())
-        .concurrency(workers)
-        .batch(64)
-        .poll_interval(Duration::from_millis(1))
-        .handler("bench", handler)
-        .build()
-        .unwrap();
+    let (worker, progress) = support::retried_worker(&store, workers, JOBS);
     let start = Instant::now();
     let jobs = (0..JOBS)
         .map(|i| NewJob::new(format!("{round}-{i}"), "bench", vec![0; 64]))
         .collect();
     store.submit_many(jobs, SystemClock.now()).await.unwrap();
-    let wait = tokio::time::timeout(Duration::from_secs(120), all_done.notified());
+    let wait = tokio::time::timeout(Duration::from_secs(120), progress.all_done.notified());
     worker
         .run(async { wait.await.expect("bench run finished") })
         .await;
