@@ -1,5 +1,5 @@
-//! Two worker processes share one PostgreSQL database: 1,000 jobs, 8
-//! concurrent attempts (4 in each process), one process SIGKILLed at
+//! Two worker processes share one PostgreSQL database: 1,000 jobs, 16
+//! concurrent attempts in all (8 in each process), one process SIGKILLed at
 //! random points and started again, several times. No job is lost, each
 //! ends as its script says, no attempt is delivered to both processes,
 //! and a side effect done twice is only ever one of an attempt cut by a
