@@ -11,20 +11,45 @@ use crate::worker::Delivery;
 use persevere::{Classification, Decision, Exponential, RetryPolicy, RetryPolicyExt};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// A claimed job's place in [`Worker::run`](super::Worker::run): a slot
+/// while its handler runs, then a place among the records in flight while
+/// its record is written, so that the slot (and the claim of the next job)
+/// overlaps the record's round trip.
+#[derive(Debug)]
+pub(super) struct Slot {
+    pub(super) running: OwnedSemaphorePermit,
+    pub(super) recording: Arc<Semaphore>,
+}
+
+impl Slot {
+    /// Gives the slot back once a place among the records in flight is
+    /// free: the records a worker has not written yet are bounded.
+    async fn into_recording(self) -> Option<OwnedSemaphorePermit> {
+        let recording = self.recording.acquire_owned().await.ok();
+        drop(self.running);
+        recording
+    }
+}
 
 pub(super) async fn run_in_slot<S: Store>(
     shared: Arc<Shared<S>>,
     recorder: Recorder,
     job: Claimed,
-    _slot: OwnedSemaphorePermit,
+    slot: Slot,
 ) {
-    process(shared, recorder, job).await;
+    process(shared, recorder, job, Some(slot)).await;
 }
 
 /// Runs one claimed attempt and records it (through the worker's writer
 /// task, with the records of the attempts that end at the same time).
-pub(super) async fn process<S: Store>(shared: Arc<Shared<S>>, recorder: Recorder, job: Claimed) {
+pub(super) async fn process<S: Store>(
+    shared: Arc<Shared<S>>,
+    recorder: Recorder,
+    job: Claimed,
+    slot: Option<Slot>,
+) {
     let Some(handler) = shared.handlers.get(&job.kind) else {
         return; // claims name only this worker's kinds
     };
@@ -99,6 +124,12 @@ pub(super) async fn process<S: Store>(shared: Arc<Shared<S>>, recorder: Recorder
         error,
         classification,
         delay,
+    };
+    // The handler is done: its slot can take the next job while this
+    // record is written (the lease holds this job until it is committed).
+    let _recording = match slot {
+        Some(slot) => slot.into_recording().await,
+        None => None,
     };
     // A store that fails for a moment (a locked database) is retried with
     // persevere itself; a lost lease is final.

@@ -74,6 +74,12 @@ impl<S: Store> WorkerBuilder<S> {
 
     /// Runs at most `n` attempts at once.
     ///
+    /// An attempt's slot is freed when its handler is done and its record
+    /// handed to the worker's writer, so the claim of the next job overlaps
+    /// the record's round trip; at most `n` records wait to be written
+    /// beyond the `n` attempts running (the job stays leased until its
+    /// record is committed).
+    ///
     /// # Examples
     ///
     /// See [`WorkerBuilder`].

@@ -13,7 +13,7 @@ use crate::clock::{Forward, SystemClock};
 use crate::error::Error;
 use crate::job::Claimed;
 use crate::store::Store;
-use attempt::{process, run_in_slot};
+use attempt::{Slot, process, run_in_slot};
 use persevere::{AttemptContext, Exponential, Jitter, JitterRng, RetryPolicy};
 use recorder::Recorder;
 use std::collections::HashMap;
@@ -41,8 +41,11 @@ pub const MAX_LEASE: Duration = Duration::from_secs(24 * 3600);
 /// retry holds no worker, and a slow attempt holds only its own slot. The
 /// records of attempts that end together go to the store in one
 /// [`Store::record_many`] call (one transaction on the SQLite and
-/// PostgreSQL stores); an attempt's slot is freed once its own record is
-/// committed.
+/// PostgreSQL stores). An attempt's slot is freed when its handler is done
+/// and its record is handed to the writer, so the claim of the next job
+/// overlaps the record's round trip; at most `concurrency` records are in
+/// flight, and the lease keeps the job from being claimed again until its
+/// record is committed.
 ///
 /// # Delivery
 ///
@@ -151,7 +154,12 @@ impl<S: Store> Worker<S> {
         let (recorder, writer) = Recorder::start(Arc::clone(&self.shared));
         let mut tasks = JoinSet::new();
         for job in claimed {
-            tasks.spawn(process(Arc::clone(&self.shared), recorder.clone(), job));
+            tasks.spawn(process(
+                Arc::clone(&self.shared),
+                recorder.clone(),
+                job,
+                None,
+            ));
         }
         drop(recorder);
         while tasks.join_next().await.is_some() {}
@@ -205,6 +213,7 @@ impl<S: Store> Worker<S> {
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         let mut shutdown = std::pin::pin!(shutdown);
         let slots = Arc::new(Semaphore::new(self.concurrency));
+        let recording = Arc::new(Semaphore::new(self.concurrency));
         let (recorder, writer) = Recorder::start(Arc::clone(&self.shared));
         let mut tasks = JoinSet::new();
         let mut failures = 0u32;
@@ -233,6 +242,10 @@ impl<S: Store> Worker<S> {
                                 Ok(p) => p,
                                 Err(_) => break, // unreachable: only this loop takes slots
                             },
+                        };
+                        let slot = Slot {
+                            running: slot,
+                            recording: Arc::clone(&recording),
                         };
                         tasks.spawn(run_in_slot(
                             Arc::clone(&self.shared),
