@@ -1,10 +1,11 @@
-//! A worker process for the crash test (`tests/crash.rs`): it runs the
-//! scripted jobs of a store file and logs each delivery, until it is
-//! killed (`run`) or until no job is left (`finish`).
+//! A worker process for the crash tests (`tests/crash.rs`,
+//! `tests/crash_postgres.rs`, `tests/crash_sqs/`): it runs the scripted
+//! jobs of a store and logs each delivery, until it is killed (`run`) or
+//! until no job is left (`finish`).
 //!
 //! Usage: `persevere-durable-crash-worker run|finish DB LOG`, where DB is a
 //! SQLite file, or (with the `postgres` feature) a `postgres://` URL, or
-//! (with the `sqs` feature, for `tests/crash_sqs.rs`) an SQS target,
+//! (with the `sqs` feature) an SQS target,
 //! `sqs+http://HOST:PORT/PREFIX`: the SQS-compatible server at
 //! `http://HOST:PORT` (plain HTTP, `SqsStore::local`) and the store's queue
 //! prefix (see `sqs_target.rs`).
@@ -20,13 +21,14 @@
 //! `S key attempt micros pid` when an attempt starts, `O key attempt pid`
 //! when it succeeds (just before its result is recorded). On SQS, whose
 //! store cannot be asked for a job's history, a failed attempt is logged
-//! too: `F key attempt pid`.
+//! too, `F key attempt pid`, and a record that failed, `X key attempt pid`.
 //!
 //! SQLite and PostgreSQL run with a 300 ms lease, 8 concurrent attempts in
-//! batches of 16, polling every 10 ms; SQS (whose visibility timeouts are
-//! whole seconds) with a 2 s lease, 4 concurrent attempts in batches of 4,
-//! polling every 100 ms. `finish` checks for idle every 50 ms for 60 s on
-//! SQLite and PostgreSQL, every 500 ms for 900 s on SQS (moto is slow),
+//! batches of 16, polling every 10 ms; SQS with a 5 s lease (visibility
+//! timeouts are whole seconds, and moto slows down as its queues grow: at
+//! 1,000 jobs a live attempt outlived a 2 s lease), 4 concurrent attempts
+//! in batches of 4, polling every 100 ms. `finish` checks for idle every
+//! 50 ms for 60 s on SQLite and PostgreSQL, every 500 ms for 900 s on SQS,
 //! and exits with 2 if the work is not done by then.
 
 #![forbid(unsafe_code)]
@@ -71,7 +73,7 @@ const SQL: Setup = Setup {
 /// SQS: visibility timeouts are whole seconds, and moto is slow.
 #[cfg(feature = "sqs")]
 const SQS: Setup = Setup {
-    lease: Duration::from_secs(2),
+    lease: Duration::from_secs(5),
     concurrency: 4,
     batch: 4,
     poll: Duration::from_millis(100),
@@ -112,7 +114,11 @@ fn main() -> ExitCode {
     if db.starts_with("sqs+") {
         #[cfg(feature = "sqs")]
         if let Some(target) = sqs_target::Target::parse(db) {
-            let work = work(target.store(), target.queues(), SQS, log, finish);
+            let store = sqs_target::Logged {
+                store: target.store(),
+                log: Arc::clone(&log),
+            };
+            let work = work(store, target.queues(), SQS, log, finish);
             return rt.block_on(work);
         }
         eprintln!("{db:?}: expected sqs+http://HOST:PORT/PREFIX, with the sqs feature");

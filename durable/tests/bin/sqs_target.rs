@@ -1,5 +1,5 @@
 //! The crash worker's SQS target (`sqs` feature), also read by
-//! `tests/crash_sqs.rs`: `sqs+http://HOST:PORT/PREFIX` names an
+//! `tests/crash_sqs/`: `sqs+http://HOST:PORT/PREFIX` names an
 //! SQS-compatible server over plain HTTP (moto, in the tests) and the
 //! prefix of the store's queues. SQS cannot count a store's jobs, so
 //! [`Queues`] asks the server, with `GetQueueAttributes`, how many messages
@@ -10,8 +10,14 @@ use persevere_durable::aws_sdk_sqs::config::timeout::TimeoutConfig;
 use persevere_durable::aws_sdk_sqs::config::{BehaviorVersion, Credentials, Region};
 use persevere_durable::aws_sdk_sqs::types::QueueAttributeName;
 use persevere_durable::aws_sdk_sqs::{Client, Config};
-use persevere_durable::{SqsOptions, SqsStore};
-use std::time::Duration;
+use persevere_durable::{
+    AttemptRecord, Claimed, Error, JobStatus, Lease, NewJob, Next, SqsOptions, SqsStore, Store,
+    Submitted,
+};
+use std::fs::File;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 /// The crash test's job kinds, one queue each.
 pub const KINDS: [&str; 2] = ["script", "exhaust"];
@@ -140,5 +146,62 @@ impl Queues {
             }
         }
         true
+    }
+}
+
+/// The SQS store, logging each record it could not make to the crash log:
+/// `X key attempt pid`. The worker tries a failed record again, and a
+/// call whose answer was lost (a timeout on a slow server) may have been
+/// made: a retry's message sent twice is the job twice (at least once).
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub store: SqsStore,
+    pub log: Arc<Mutex<File>>,
+}
+
+impl Store for Logged {
+    async fn submit(&self, job: NewJob, now: SystemTime) -> Result<Submitted, Error> {
+        self.store.submit(job, now).await
+    }
+
+    async fn claim(
+        &self,
+        kinds: &[String],
+        limit: usize,
+        now: SystemTime,
+        lease: Duration,
+    ) -> Result<Vec<Claimed>, Error> {
+        self.store.claim(kinds, limit, now, lease).await
+    }
+
+    async fn record(&self, lease: &Lease, attempt: AttemptRecord, next: Next) -> Result<(), Error> {
+        let n = attempt.attempt;
+        let recorded = self.store.record(lease, attempt, next).await;
+        if recorded.is_err() {
+            let text = format!("X {} {n} {}\n", lease.key, std::process::id());
+            let mut file = self.log.lock().unwrap_or_else(|e| e.into_inner());
+            file.write_all(text.as_bytes()).expect("log write");
+        }
+        recorded
+    }
+
+    async fn status(&self, key: &str) -> Result<Option<JobStatus>, Error> {
+        self.store.status(key).await
+    }
+
+    async fn dead_letters(&self, limit: usize) -> Result<Vec<JobStatus>, Error> {
+        self.store.dead_letters(limit).await
+    }
+
+    async fn requeue(&self, key: &str, now: SystemTime) -> Result<(), Error> {
+        self.store.requeue(key, now).await
+    }
+
+    async fn purge(&self, key: &str) -> Result<(), Error> {
+        self.store.purge(key).await
+    }
+
+    fn checks_keys(&self) -> Result<(), Error> {
+        self.store.checks_keys()
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// How the job numbered `i` must end (see the worker's script): `None`
 /// for a success.
-pub(crate) fn expected(i: usize) -> Option<StopReason> {
+fn expected(i: usize) -> Option<StopReason> {
     match i % 10 {
         0 => Some(StopReason::Terminal),
         1 => Some(StopReason::AttemptsExhausted),
@@ -17,12 +17,13 @@ pub(crate) fn expected(i: usize) -> Option<StopReason> {
 }
 
 /// What the workers logged of one job, by attempt: the processes that
-/// started it (more than one for a job a kill copied), and how it ended
-/// (`O` or `F`) in which.
+/// started it (more than one for a job copied), how it ended (`O` or `F`)
+/// in which, and the attempts whose record failed (`X`).
 #[derive(Default)]
 pub(crate) struct Job {
     pub(crate) started: BTreeMap<u32, Vec<u32>>,
     pub(crate) ended: BTreeMap<u32, Vec<(char, u32)>>,
+    failed: Vec<u32>,
 }
 
 /// What the workers logged, by job, and the processes that were killed.
@@ -53,6 +54,7 @@ impl Log {
                     let end = if end == "O" { 'O' } else { 'F' };
                     job.ended.entry(attempt).or_default().push((end, pid));
                 }
+                "X" => job.failed.push(attempt),
                 other => panic!("bad log line {other:?}"),
             }
         }
@@ -64,17 +66,38 @@ impl Log {
         self.jobs.get(key).unwrap_or(&NONE)
     }
 
-    /// The attempts of `key` that a killed process ran to a failure: each
-    /// may have sent the job's next message and died before deleting the
-    /// claimed one, which then came back: a copy of the job.
+    /// The attempts of `key` where a copy of the job may have started: one
+    /// a killed process ran to a failure (it may have sent the job's next
+    /// message and died before deleting the claimed one, which then came
+    /// back), or one whose record failed (and was tried again).
     pub(crate) fn forks(&self, key: &str) -> Vec<u32> {
-        let ended = self.job(key).ended.iter();
+        let job = self.job(key);
         let by_killed =
-            |e: &&Vec<(char, u32)>| e.iter().any(|&(c, p)| c == 'F' && self.killed.contains(&p));
-        ended
+            |e: &Vec<(char, u32)>| e.iter().any(|&(c, p)| c == 'F' && self.killed.contains(&p));
+        let mut forks: Vec<u32> = (job.ended.iter())
             .filter(|(_, e)| by_killed(e))
             .map(|(&n, _)| n)
-            .collect()
+            .chain(job.failed.iter().copied())
+            .collect();
+        forks.sort_unstable();
+        forks.dedup();
+        forks
+    }
+
+    /// The first attempt of `key` delivered more than once, if no fork came
+    /// before it: the server delivered a message twice (SQS's standard
+    /// queues deliver at least once). The attempts after it may be the
+    /// two copies', delivered once each.
+    pub(crate) fn doubled(&self, key: &str) -> Option<u32> {
+        let first_fork = self.forks(key).first().copied().unwrap_or(u32::MAX);
+        let mut started = self.job(key).started.iter();
+        let (&n, _) = started.find(|(_, pids)| pids.len() > 1)?;
+        (n <= first_fork).then_some(n)
+    }
+
+    /// How many copies of `key` there may be beyond the first.
+    pub(crate) fn copies(&self, key: &str) -> usize {
+        self.forks(key).len() + usize::from(self.doubled(key).is_some())
     }
 
     /// The attempts of `key` that succeeded, in order, with their processes.
@@ -94,10 +117,10 @@ impl Log {
 
 /// The attempts the log shows cut by a kill: started and not finished (in
 /// a killed process only), or never started (claimed by a killed process
-/// before it started them). Checks that an attempt delivered twice is in
-/// a copy a kill made, and returns the jobs copied.
-pub(crate) fn cut_in_the_log(log: &Log, cut: &mut HashSet<(String, u32)>) -> usize {
-    let mut copied = 0;
+/// before it started them). Returns the jobs copied after a fork, and the
+/// attempts the server delivered twice.
+pub(crate) fn cut_in_the_log(log: &Log, cut: &mut HashSet<(String, u32)>) -> (usize, usize) {
+    let (mut copied, mut doubled) = (0, 0);
     for (key, job) in &log.jobs {
         let last = job.started.keys().next_back().copied().unwrap_or(0);
         for n in 1..=last {
@@ -113,20 +136,15 @@ pub(crate) fn cut_in_the_log(log: &Log, cut: &mut HashSet<(String, u32)>) -> usi
                 cut.insert((key.clone(), n));
             }
         }
-        if let Some((&n, _)) = job.started.iter().find(|(_, pids)| pids.len() > 1) {
-            let fork = log.forks(key).first().copied();
-            assert!(
-                fork.is_some_and(|f| f < n),
-                "{key} {n}: delivered twice, no kill copied it"
-            );
-            copied += 1;
-        }
+        let twice = log.doubled(key).is_some();
+        doubled += usize::from(twice);
+        copied += usize::from(!twice && job.started.values().any(|p| p.len() > 1));
     }
-    copied
+    (copied, doubled)
 }
 
 /// The jobs that must die: in the dead letters, as scripted, once but for
-/// copies a kill made.
+/// copies (see `main.rs`).
 pub(crate) fn check_dead(
     log: &Log,
     dead: &[JobStatus],
@@ -147,14 +165,14 @@ pub(crate) fn check_dead(
             let ran = logged.started.contains_key(&n);
             match attempt.outcome {
                 AttemptOutcome::Interrupted => {
-                    assert!(
-                        !ran || log.ran_in_killed(key, n),
-                        "{key} {n}: cut in a live process"
-                    );
+                    // Its lease ran out: the process was killed, or its
+                    // record failed and it left the job to its lease.
+                    let lost = log.ran_in_killed(key, n) || logged.failed.contains(&n);
+                    assert!(!ran || lost, "{key} {n}: cut in a live process");
                     cut.insert((key.clone(), n));
                 }
                 AttemptOutcome::NotStarted(_) => {
-                    assert!(!ran || !log.forks(key).is_empty(), "{key} {n}: ran")
+                    assert!(!ran || log.copies(key) > 0, "{key} {n}: ran")
                 }
                 AttemptOutcome::Succeeded => panic!("{key} {n}: succeeded against its script"),
                 outcome => {
@@ -171,8 +189,8 @@ pub(crate) fn check_dead(
         let key = format!("job-{i:05}");
         let n = letters.get(key.as_str()).copied().unwrap_or(0);
         assert!(n >= 1, "{key}: lost, not in the dead letters");
-        let forks = log.forks(&key).len();
-        assert!(n <= 1 + forks, "{key}: dead {n} times, {forks} copies");
+        let copies = log.copies(&key);
+        assert!(n <= 1 + copies, "{key}: dead {n} times, {copies} copies");
         assert!(
             log.oks(&key).is_empty(),
             "{key}: succeeded against its script"
@@ -182,7 +200,7 @@ pub(crate) fn check_dead(
 
 /// The jobs that must succeed: the workers' logs say they did, and the
 /// last attempt that ran did; a second side effect only in a killed
-/// process, or in a copy a kill made. Returns the side effects done twice.
+/// process, or in a copy. Returns the side effects done twice.
 pub(crate) fn check_succeeded(
     log: &Log,
     dead: &[JobStatus],
@@ -207,10 +225,10 @@ pub(crate) fn check_succeeded(
         let ran = log.job(&key).started.keys().next_back().copied();
         assert_eq!(ran, Some(last), "{key}: an attempt ran after its success");
         let live = oks.iter().filter(|(_, p)| !log.killed.contains(p)).count();
-        let forks = log.forks(&key).len();
+        let copies = log.copies(&key);
         assert!(
-            live <= 1 + forks,
-            "{key}: {live} successes in live processes, {forks} copies"
+            live <= 1 + copies,
+            "{key}: {live} successes in live processes, {copies} copies"
         );
         for &(n, p) in &oks[..oks.len() - 1] {
             if log.killed.contains(&p) {

@@ -6,8 +6,9 @@
 //! `PERSEVERE_DURABLE_SQS_ENDPOINT` is not set.
 //!
 //! The worker is `tests/bin/crash_worker.rs` on the target
-//! `sqs+http://HOST:PORT/PREFIX` (lease 2 s, SQS's visibility timeouts
-//! being whole seconds; 4 concurrent attempts in batches of 4). SQS cannot
+//! `sqs+http://HOST:PORT/PREFIX` (lease 5 s: SQS's visibility timeouts
+//! are whole seconds, and moto is slow; 4 concurrent attempts in batches
+//! of 4). SQS cannot
 //! read a job by key, and a succeeded job is deleted, so the test checks
 //! through what SQS gives: the dead-letter queue (reasons and histories)
 //! for the jobs that must die, the workers' logs (`S`tarted, `O`k and
@@ -16,14 +17,18 @@
 //! or delayed, by `GetQueueAttributes`). No job is lost, each ends as its
 //! script says, an attempt left unfinished or cut is only ever one of a
 //! killed process, and a side effect is done twice only by such an attempt
-//! or in a copy of its job that a kill made.
+//! or in a copy of its job.
 //!
 //! A copy: the store sends a job's next message before it deletes the
 //! claimed one (at least once), so a process killed between the two leaves
-//! the job twice, and both copies run to the end of the script (attempts
-//! delivered twice, two successes or two dead letters). The test allows
-//! copies of a job only as many as its attempts that failed in a killed
-//! process (where one can start), and counts them.
+//! the job twice, and so does a record whose answer was lost (a timeout on
+//! a slow server) and that was sent again; and a standard SQS queue may
+//! deliver a message twice. Both copies run to the end of the script
+//! (attempts delivered twice, two successes or two dead letters). So the
+//! test allows a job one copy for each attempt that failed in a killed
+//! process or whose record failed (the worker logs those, `X`), and one if
+//! it was delivered twice with neither before (the server's: at most 2,
+//! plus 1 per 200 deliveries), and prints how many there were.
 //!
 //! The workers read the real clock (`SystemClock`), so moto must run on
 //! real time: `.ci/sqs-moto.py` keeps the clock an earlier test set (it
@@ -147,14 +152,14 @@ fn two_processes_share_the_queues_and_a_killed_one_loses_nothing() {
     let path = dir.path().join("deliveries.log");
 
     // One process runs throughout; the other is killed and started again.
-    // Each lives 1.5 to 3.5 s: longer than a lease, so it also runs the
-    // attempts the one before it held.
+    // Each lives 2 to 5 s; the attempts a killed one held come back when
+    // their lease (5 s) is over, to whichever process runs then.
     let text = format!("sqs+{}/{}", target.endpoint, target.prefix);
     let mut killed = HashSet::new();
     let mut steady = worker("run", &text, &path);
     for _ in 0..KILLS {
         let mut victim = worker("run", &text, &path);
-        std::thread::sleep(Duration::from_millis(1500 + rng.below(2000)));
+        std::thread::sleep(Duration::from_millis(2000 + rng.below(3000)));
         victim.kill().expect("SIGKILL"); // std sends SIGKILL on Unix
         victim.wait().unwrap();
         killed.insert(victim.id());
@@ -187,7 +192,7 @@ fn two_processes_share_the_queues_and_a_killed_one_loses_nothing() {
 
     let log = Log::read(&path, killed);
     let mut cut = HashSet::new();
-    let copied = cut_in_the_log(&log, &mut cut);
+    let (copied, doubled) = cut_in_the_log(&log, &mut cut);
     check_dead(&log, &dead, jobs, &mut cut);
     let duplicates = check_succeeded(&log, &dead, jobs, &mut cut);
     let deliveries: usize = log
@@ -198,9 +203,15 @@ fn two_processes_share_the_queues_and_a_killed_one_loses_nothing() {
         .sum();
     println!(
         "{jobs} jobs, {KILLS} kills and the steady process's, in {took:?}: {} attempts cut, \
-         {copied} jobs copied by a kill, {duplicates} duplicate side effects; {deliveries} \
-         deliveries in all",
+         {copied} jobs copied by a kill or a failed record, {doubled} attempts the server \
+         delivered twice, {duplicates} duplicate side effects; {deliveries} deliveries in all",
         cut.len()
+    );
+    // A few; a store that lost its leases would deliver many twice.
+    let allowed = 2 + deliveries / 200;
+    assert!(
+        doubled <= allowed,
+        "{doubled} attempts delivered twice (at most {allowed})"
     );
     assert!(
         !cut.is_empty(),
