@@ -1,9 +1,14 @@
-//! A worker process for the crash test (`tests/crash.rs`): it runs the
-//! scripted jobs of a store file and logs each delivery, until it is
-//! killed (`run`) or until no job is left (`finish`).
+//! A worker process for the crash tests (`tests/crash.rs`,
+//! `tests/crash_postgres.rs`, `tests/crash_sqs/`): it runs the scripted
+//! jobs of a store and logs each delivery, until it is killed (`run`) or
+//! until no job is left (`finish`).
 //!
 //! Usage: `persevere-durable-crash-worker run|finish DB LOG`, where DB is a
-//! SQLite file, or (with the `postgres` feature) a `postgres://` URL.
+//! SQLite file, or (with the `postgres` feature) a `postgres://` URL, or
+//! (with the `sqs` feature) an SQS target,
+//! `sqs+http://HOST:PORT/PREFIX`: the SQS-compatible server at
+//! `http://HOST:PORT` (plain HTTP, `SqsStore::local`) and the store's queue
+//! prefix (see `sqs_target.rs`).
 //!
 //! The throughput benches run it as their second process:
 //! `persevere-durable-crash-worker bench DB CONCURRENCY` runs the benches'
@@ -13,10 +18,23 @@
 //!
 //! The log gets one line per event, written with one `write` to a file
 //! opened for appending, so a SIGKILL never leaves half a line:
-//! `S key attempt micros pid` when an attempt starts, `O key attempt` when it
-//! succeeds (just before its result is recorded).
+//! `S key attempt micros pid` when an attempt starts, `O key attempt pid`
+//! when it succeeds (just before its result is recorded). On SQS, whose
+//! store cannot be asked for a job's history, a failed attempt is logged
+//! too, `F key attempt pid`, and a record that failed, `X key attempt pid`.
+//!
+//! SQLite and PostgreSQL run with a 300 ms lease, 8 concurrent attempts in
+//! batches of 16, polling every 10 ms; SQS with a 5 s lease (visibility
+//! timeouts are whole seconds, and moto slows down as its queues grow: at
+//! 1,000 jobs a live attempt outlived a 2 s lease), 4 concurrent attempts
+//! in batches of 4, polling every 100 ms. `finish` checks for idle every
+//! 50 ms for 60 s on SQLite and PostgreSQL, every 500 ms for 900 s on SQS,
+//! and exits with 2 if the work is not done by then.
 
 #![forbid(unsafe_code)]
+
+#[cfg(feature = "sqs")]
+mod sqs_target;
 
 use persevere::{Classification, Exponential, RetryPolicyExt};
 use persevere_durable::{Delivery, Handler, SqliteStore, Store, Worker};
@@ -26,9 +44,43 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// The lease the crash test runs with: short, so that recovery is quick.
-const LEASE: Duration = Duration::from_millis(300);
-const POLL: Duration = Duration::from_millis(10);
+/// How a worker runs on one kind of store.
+#[derive(Debug, Clone, Copy)]
+struct Setup {
+    /// The lease: short, so that recovery is quick.
+    lease: Duration,
+    concurrency: usize,
+    batch: usize,
+    poll: Duration,
+    /// `finish`: how often it checks for idle, and how many times.
+    idle_every: Duration,
+    idle_checks: u32,
+    /// Log failed attempts (`F` lines).
+    failures: bool,
+}
+
+/// SQLite and PostgreSQL.
+const SQL: Setup = Setup {
+    lease: Duration::from_millis(300),
+    concurrency: 8,
+    batch: 16,
+    poll: Duration::from_millis(10),
+    idle_every: Duration::from_millis(50),
+    idle_checks: 1200,
+    failures: false,
+};
+
+/// SQS: visibility timeouts are whole seconds, and moto is slow.
+#[cfg(feature = "sqs")]
+const SQS: Setup = Setup {
+    lease: Duration::from_secs(5),
+    concurrency: 4,
+    batch: 4,
+    poll: Duration::from_millis(100),
+    idle_every: Duration::from_millis(500),
+    idle_checks: 1800,
+    failures: true,
+};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -59,21 +111,41 @@ fn main() -> ExitCode {
         .build()
         .expect("runtime");
     let log = Arc::new(Mutex::new(log));
+    if db.starts_with("sqs+") {
+        #[cfg(feature = "sqs")]
+        if let Some(target) = sqs_target::Target::parse(db) {
+            let store = sqs_target::Logged {
+                store: target.store(),
+                log: Arc::clone(&log),
+            };
+            let work = work(store, target.queues(), SQS, log, finish);
+            return rt.block_on(work);
+        }
+        eprintln!("{db:?}: expected sqs+http://HOST:PORT/PREFIX, with the sqs feature");
+        return ExitCode::from(64);
+    }
     #[cfg(feature = "postgres")]
     if db.starts_with("postgres://") {
         let store = rt
             .block_on(persevere_durable::PostgresStore::connect(db))
             .expect("store");
-        return rt.block_on(work(store, log, finish));
+        return rt.block_on(work(store.clone(), store, SQL, log, finish));
     }
     let store = SqliteStore::open(db).expect("store");
-    rt.block_on(work(store, log, finish))
+    rt.block_on(work(store.clone(), store, SQL, log, finish))
 }
 
-/// A store whose jobs can be counted.
-trait Counted: Store + Clone {
+/// What can say whether a store's jobs are all done.
+trait Counted {
     /// True when no job is pending or running.
     fn idle(&self) -> impl Future<Output = bool>;
+}
+
+#[cfg(feature = "sqs")]
+impl Counted for sqs_target::Queues {
+    async fn idle(&self) -> bool {
+        sqs_target::Queues::idle(self).await
+    }
 }
 
 impl Counted for SqliteStore {
@@ -110,7 +182,7 @@ fn script(key: &str, attempt: u32) -> Result<(), &'static str> {
     }
 }
 
-fn handler(log: Arc<Mutex<File>>) -> Handler {
+fn handler(log: Arc<Mutex<File>>, failures: bool) -> Handler {
     Handler::with_classifier(
         move |job: Delivery| {
             let log = Arc::clone(&log);
@@ -133,8 +205,11 @@ fn handler(log: Arc<Mutex<File>>) -> Handler {
                     (job.key.len() as u64 * 7 + u64::from(job.attempt) * 13 + micros as u64) % 20;
                 tokio::time::sleep(Duration::from_millis(work)).await;
                 let result = script(&job.key, job.attempt);
+                let pid = std::process::id();
                 if result.is_ok() {
-                    line(&log, format!("O {} {}\n", job.key, job.attempt));
+                    line(&log, format!("O {} {} {pid}\n", job.key, job.attempt));
+                } else if failures {
+                    line(&log, format!("F {} {} {pid}\n", job.key, job.attempt));
                 }
                 result
             }
@@ -146,20 +221,25 @@ fn handler(log: Arc<Mutex<File>>) -> Handler {
     )
 }
 
-async fn work(store: impl Counted, log: Arc<Mutex<File>>, finish: bool) -> ExitCode {
+async fn work(
+    store: impl Store,
+    jobs: impl Counted,
+    setup: Setup,
+    log: Arc<Mutex<File>>,
+    finish: bool,
+) -> ExitCode {
     let backoff = Exponential::new()
         .with_initial_delay(Duration::from_millis(20))
         .with_max_delay(Duration::from_millis(200));
-    let worker = Worker::builder(store.clone())
-        .concurrency(8)
-        .batch(16)
-        .lease(LEASE)
-        .poll_interval(POLL)
-        .handler(
-            "script",
-            handler(Arc::clone(&log)).policy(backoff.with_max_attempts(50)),
-        )
-        .handler("exhaust", handler(log).policy(backoff.with_max_attempts(3)))
+    let script = handler(Arc::clone(&log), setup.failures);
+    let exhaust = handler(log, setup.failures);
+    let worker = Worker::builder(store)
+        .concurrency(setup.concurrency)
+        .batch(setup.batch)
+        .lease(setup.lease)
+        .poll_interval(setup.poll)
+        .handler("script", script.policy(backoff.with_max_attempts(50)))
+        .handler("exhaust", exhaust.policy(backoff.with_max_attempts(3)))
         .build()
         .expect("worker");
     if !finish {
@@ -167,10 +247,10 @@ async fn work(store: impl Counted, log: Arc<Mutex<File>>, finish: bool) -> ExitC
         return ExitCode::SUCCESS;
     }
     let idle = async {
-        // Bounded: at most 60 s.
-        for _ in 0..1200 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            if store.idle().await {
+        // Bounded: at most `idle_checks` checks.
+        for _ in 0..setup.idle_checks {
+            tokio::time::sleep(setup.idle_every).await;
+            if jobs.idle().await {
                 return true;
             }
         }
